@@ -1,0 +1,212 @@
+"""Models and tokenizers: build a small model of a real architecture from a preset, or load a local checkpoint,
+and give it the `<beacon>` token.
+
+No hub access ever happens here: presets are built from configs in code, checkpoints load from a local path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    LlamaConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+)
+
+from breadcrumbs.errors import BreadcrumbsError
+
+BEACON_TOKEN = "<beacon>"
+PAD_TOKEN, BOS_TOKEN, EOS_TOKEN = "<pad>", "<bos>", "<eos>"
+# Printable ASCII plus newline covers every task's prompt and reasoning trace.
+DEFAULT_ALPHABET = "".join(chr(code) for code in range(32, 127)) + "\n"
+# Attention implementations whose masks we can build exactly (dense bool/float, or a flex BlockMask).
+SUPPORTED_ATTENTION = ("sdpa", "eager", "flex_attention")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size of a small model built from scratch."""
+
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    intermediate_size: int
+    max_position_embeddings: int = 4096
+
+
+PRESETS: dict[str, Preset] = {
+    "micro": Preset(32, 2, 2, 1, 64, 2048),
+    "tiny": Preset(128, 4, 4, 2, 384),
+    "small": Preset(256, 6, 8, 4, 768),
+    "base": Preset(512, 8, 8, 4, 1536, 8192),
+}
+ARCHITECTURES: dict[str, type] = {"qwen2": Qwen2Config, "llama": LlamaConfig}
+
+
+def build_char_tokenizer(alphabet: str = DEFAULT_ALPHABET) -> PreTrainedTokenizerFast:
+    """A character-level tokenizer over `alphabet` (one token per character, BOS prepended).
+
+    Includes the `<beacon>` special token, so a preset model is beacon-ready from the start.
+    """
+    specials = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, BEACON_TOKEN]
+    vocab = {token: index for index, token in enumerate(specials + sorted(set(alphabet)))}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token=None))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    backend.post_processor = processors.TemplateProcessing(
+        single=f"{BOS_TOKEN} $A", special_tokens=[(BOS_TOKEN, vocab[BOS_TOKEN])]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token=PAD_TOKEN,
+        bos_token=BOS_TOKEN,
+        eos_token=EOS_TOKEN,
+        extra_special_tokens=[BEACON_TOKEN],
+    )
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def build_preset_model(
+    preset: str = "tiny",
+    arch: str = "qwen2",
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    seed: int = 0,
+    attn_implementation: str = "sdpa",
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A freshly initialised model of a real architecture (`qwen2` or `llama`) at a named size, with its tokenizer."""
+    if preset not in PRESETS:
+        raise BreadcrumbsError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if arch not in ARCHITECTURES:
+        raise BreadcrumbsError(f"unknown architecture {arch!r} for a preset; choose one of {', '.join(ARCHITECTURES)}")
+    tokenizer = tokenizer or build_char_tokenizer()
+    size = PRESETS[preset]
+    config = ARCHITECTURES[arch](
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_hidden_layers,
+        num_attention_heads=size.num_attention_heads,
+        num_key_value_heads=size.num_key_value_heads,
+        intermediate_size=size.intermediate_size,
+        max_position_embeddings=size.max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
+    return add_beacon(model, tokenizer)
+
+
+def add_beacon(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Give any causal LM the `<beacon>` special token with a trainable embedding.
+
+    A new embedding row starts at the mean of the existing input embeddings. A pad token is added if missing.
+    Idempotent: a model that already has the beacon is returned unchanged.
+    """
+    added = 0
+    if tokenizer.pad_token is None:
+        added += tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    if BEACON_TOKEN not in tokenizer.get_vocab():
+        added += tokenizer.add_tokens([BEACON_TOKEN], special_tokens=True)
+    embeddings = model.get_input_embeddings()
+    if len(tokenizer) > embeddings.num_embeddings:
+        old_rows = embeddings.num_embeddings
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        with torch.no_grad():
+            weight = model.get_input_embeddings().weight
+            weight[old_rows:] = weight[:old_rows].mean(dim=0)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def beacon_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id of `<beacon>`; a clear error if the tokenizer was never given one."""
+    token_id = tokenizer.get_vocab().get(BEACON_TOKEN)
+    if token_id is None:
+        raise BreadcrumbsError("this tokenizer has no <beacon> token; call breadcrumbs.add_beacon(model, tokenizer)")
+    return token_id
+
+
+def check_attention_support(model: PreTrainedModel) -> None:
+    """Refuse models whose attention cannot take the custom beacon masks (one clear error line)."""
+    implementation = getattr(model.config, "_attn_implementation", None) or "eager"
+    if implementation not in SUPPORTED_ATTENTION:
+        raise BreadcrumbsError(
+            f"attention implementation {implementation!r} cannot take a custom attention mask; "
+            f"load the model with attn_implementation='sdpa' (or one of {', '.join(SUPPORTED_ATTENTION)})"
+        )
+    layer_types = getattr(model.config, "layer_types", None) or []
+    if any(kind != "full_attention" for kind in layer_types):
+        raise BreadcrumbsError(
+            f"model {model.config.model_type!r} has non-full-attention layers ({sorted(set(layer_types))}); "
+            "beacon compression supports full causal attention only"
+        )
+
+
+def context_length(model: PreTrainedModel) -> int:
+    """How many positions the model can address (its `max_position_embeddings`)."""
+    return int(getattr(model.config, "max_position_embeddings", 0) or 2**31)
+
+
+def _load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """Load a checkpoint's tokenizer, honouring a plain `tokenizers` backend (our char tokenizer) over the
+    architecture's default class, which would otherwise add its own special tokens."""
+    config_file = path / "tokenizer_config.json"
+    saved_class = json.loads(config_file.read_text()).get("tokenizer_class") if config_file.is_file() else None
+    if saved_class in ("TokenizersBackend", "PreTrainedTokenizerFast"):
+        return PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True)
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def load_model(
+    name_or_path: str,
+    arch: str = "qwen2",
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+    attn_implementation: str = "sdpa",
+    seed: int = 0,
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A preset name (`tiny`, `small`, ...) builds a fresh model; anything else is a local HF checkpoint directory.
+
+    The result always carries the `<beacon>` token and is in eval mode on `device`.
+    """
+    if name_or_path in PRESETS:
+        model, tokenizer = build_preset_model(name_or_path, arch, seed=seed, attn_implementation=attn_implementation)
+    else:
+        path = Path(name_or_path)
+        if not (path / "config.json").is_file():
+            raise BreadcrumbsError(
+                f"no model at {name_or_path!r}: expected a preset ({', '.join(PRESETS)}) "
+                "or a local Hugging Face checkpoint directory containing config.json"
+            )
+        try:
+            AutoConfig.from_pretrained(path, local_files_only=True)
+            tokenizer = _load_tokenizer(path)
+            model = AutoModelForCausalLM.from_pretrained(
+                path, local_files_only=True, dtype=dtype or "auto", attn_implementation=attn_implementation
+            )
+        except (OSError, ValueError, KeyError) as err:
+            raise BreadcrumbsError(f"could not load the checkpoint at {name_or_path!r}: {err}".splitlines()[0]) from err
+        model, tokenizer = add_beacon(model, tokenizer)
+    if tokenizer.padding_side != "left":
+        tokenizer.padding_side = "left"
+    if dtype is not None:
+        model = model.to(dtype)
+    check_attention_support(model)
+    return model.to(device).eval(), tokenizer
