@@ -1,0 +1,144 @@
+"""The student layout: the rule, written once, for where beacons go and which positions they take.
+
+A sequence is a prompt (never compressed) followed by generated tokens. At ratio `c`, a beacon follows the c-th
+token of every window *if another generated token follows it* (generation that stops right after a full window
+never feeds that window's beacon). Every fed token, beacons included, takes the next position id, so positions in
+training equal positions in incremental decoding. Visibility (see `masks.py`):
+
+- a prompt token sees the earlier prompt tokens;
+- a generated token sees the prompt, the beacons of earlier windows, and its own window up to itself;
+- a beacon sees the prompt, the earlier beacons, its whole window and itself.
+
+The completion token j is predicted by the logits of the token fed just before it, skipping beacons: the last
+prompt token for j = 0, completion token j - 1 otherwise (a beacon's own logits are never used).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from breadcrumbs.errors import BreadcrumbsError
+
+PROMPT_WINDOW = -1  # window id of prompt tokens
+PAD_WINDOW = -2  # window id of padding
+
+
+@dataclass
+class StudentBatch:
+    """A padded batch in the student layout. Shapes: `[B, T]` for the sequence, `[B, N]` for completions."""
+
+    input_ids: torch.LongTensor
+    position_ids: torch.LongTensor
+    window_ids: torch.LongTensor  # PROMPT_WINDOW, PAD_WINDOW, or the 0-based window of a generated token / beacon
+    is_beacon: torch.BoolTensor
+    predict_index: torch.LongTensor  # index into T of the logits that predict completion token j
+    completion_ids: torch.LongTensor
+    completion_mask: torch.BoolTensor
+
+    @property
+    def valid(self) -> torch.BoolTensor:
+        """True where the sequence holds a real token (not padding)."""
+        return self.window_ids != PAD_WINDOW
+
+    def to(self, device: torch.device | str) -> StudentBatch:
+        """The same batch on `device`."""
+        return StudentBatch(**{name: getattr(self, name).to(device) for name in self.__dataclass_fields__})
+
+
+def check_ratio(ratio: int) -> int:
+    """A compression ratio must be a whole number ≥ 1 (one beacon per `ratio` generated tokens)."""
+    if isinstance(ratio, bool) or not isinstance(ratio, int) or ratio < 1:
+        raise BreadcrumbsError(f"compression ratio must be an integer >= 1, got {ratio!r}")
+    return ratio
+
+
+def _row_layout(
+    prompt: Sequence[int], completion: Sequence[int], ratio: int | None, beacon_id: int
+) -> tuple[list[int], list[int], list[bool], list[int]]:
+    """Tokens, window ids, beacon flags and predict indices of one unpadded row."""
+    tokens = list(prompt)
+    windows = [PROMPT_WINDOW] * len(prompt)
+    beacons = [False] * len(prompt)
+    predict = []
+    for j, token in enumerate(completion):
+        predict.append(len(tokens) - 1 - (1 if beacons and beacons[-1] else 0))
+        window = j // ratio if ratio else 0
+        tokens.append(token)
+        windows.append(window)
+        beacons.append(False)
+        closes_window = ratio is not None and (j + 1) % ratio == 0
+        if closes_window and j + 1 < len(completion):
+            tokens.append(beacon_id)
+            windows.append(window)
+            beacons.append(True)
+    return tokens, windows, beacons, predict
+
+
+def build_student_batch(
+    prompt_ids: Sequence[Sequence[int]],
+    completion_ids: Sequence[Sequence[int]],
+    ratio: int | Sequence[int | None] | None,
+    beacon_id: int,
+    pad_id: int,
+    padding_side: str = "left",
+) -> StudentBatch:
+    """Interleave beacons into (prompt, completion) pairs and pad them into one batch.
+
+    `ratio` is one int for the whole batch, one per row (mixed-ratio training), or None for the teacher layout
+    (no beacon: ordinary causal attention over prompt + completion).
+    """
+    if len(prompt_ids) != len(completion_ids):
+        raise BreadcrumbsError(f"{len(prompt_ids)} prompts but {len(completion_ids)} completions")
+    if padding_side not in ("left", "right"):
+        raise BreadcrumbsError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
+    ratios = list(ratio) if isinstance(ratio, Sequence) else [ratio] * len(prompt_ids)
+    if len(ratios) != len(prompt_ids):
+        raise BreadcrumbsError(f"{len(ratios)} ratios for a batch of {len(prompt_ids)}")
+    rows = []
+    for prompt, completion, row_ratio in zip(prompt_ids, completion_ids, ratios):
+        if not prompt:
+            raise BreadcrumbsError("every prompt needs at least one token (e.g. BOS)")
+        rows.append(_row_layout(prompt, completion, None if row_ratio is None else check_ratio(row_ratio), beacon_id))
+    width = max(len(tokens) for tokens, *_ in rows)
+    n_max = max((len(c) for c in completion_ids), default=0)
+    batch = len(rows)
+    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
+    window_ids = torch.full((batch, width), PAD_WINDOW, dtype=torch.long)
+    is_beacon = torch.zeros((batch, width), dtype=torch.bool)
+    position_ids = torch.zeros((batch, width), dtype=torch.long)
+    predict_index = torch.zeros((batch, n_max), dtype=torch.long)
+    completions = torch.full((batch, n_max), pad_id, dtype=torch.long)
+    completion_mask = torch.zeros((batch, n_max), dtype=torch.bool)
+    for row, ((tokens, windows, beacons, predict), completion) in enumerate(zip(rows, completion_ids)):
+        offset = width - len(tokens) if padding_side == "left" else 0
+        span = slice(offset, offset + len(tokens))
+        input_ids[row, span] = torch.tensor(tokens)
+        window_ids[row, span] = torch.tensor(windows)
+        is_beacon[row, span] = torch.tensor(beacons)
+        position_ids[row, span] = torch.arange(len(tokens))
+        n = len(completion)
+        predict_index[row, :n] = torch.tensor(predict, dtype=torch.long) + offset
+        completions[row, :n] = torch.tensor(list(completion), dtype=torch.long)
+        completion_mask[row, :n] = True
+    return StudentBatch(input_ids, position_ids, window_ids, is_beacon, predict_index, completions, completion_mask)
+
+
+def beacons_fed(tokens_fed: int, ratio: int) -> int:
+    """How many beacons incremental decoding feeds after feeding `tokens_fed` generated tokens."""
+    return max(tokens_fed - 1, 0) // ratio
+
+
+def expected_peak_entries(prompt_len: int, tokens_fed: int, ratio: int | None) -> int:
+    """The KV entries a sequence holds at its peak, by the layout rule (used to check the measured figure).
+
+    With beacons: the prompt, one beacon per closed window, and a full window at the moment a beacon is fed
+    (its window is evicted right after); without (ratio None): the prompt and every fed token.
+    """
+    if ratio is None:
+        return prompt_len + tokens_fed
+    closed = beacons_fed(tokens_fed, ratio)
+    open_window = tokens_fed - closed * ratio
+    return prompt_len + closed + (ratio if closed else open_window)

@@ -1,0 +1,324 @@
+"""One batched generation loop over any cache policy, with KV accounting read off the cache tensors.
+
+`DecodeSession` owns the cache and feeds tokens; `generate` drives it with a sampler. The same loop serves RL
+rollouts, evaluation and `breadcrumbs generate`.
+
+KV accounting. After every forward pass (prefill, each generated token, each beacon) the entries each row holds are
+read from the cache: the filled slots of its buffers minus that row's left-padding slots. A row's peak is the
+largest such reading and its mean the average over the forwards it took part in; bytes are entries times the
+bytes of one entry as stored (all layers, keys and values, in the cache's dtype).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from breadcrumbs.beacon.cache import SlotCache
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.models import check_attention_support, context_length
+from breadcrumbs.policies.base import CachePolicy, FullCache
+
+
+@dataclass
+class SequenceStats:
+    """What one sequence cost: tokens, KV entries and bytes measured from the cache, and why it stopped."""
+
+    prompt_tokens: int
+    generated_tokens: int
+    peak_kv_entries: int
+    mean_kv_entries: float
+    peak_kv_bytes: int
+    mean_kv_bytes: float
+    stop_reason: str  # "eos" or "length"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GenerationOutput:
+    """Texts and completion token ids (EOS included when sampled) per prompt, their stats, and batch timings."""
+
+    texts: list[str]
+    completion_ids: list[list[int]]
+    stats: list[SequenceStats]
+    wall_time_s: float
+    peak_allocated_kv_bytes: int
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Generated tokens per second over the whole call."""
+        return sum(s.generated_tokens for s in self.stats) / max(self.wall_time_s, 1e-9)
+
+
+class DecodeSession:
+    """Incremental decoding of a left-padded batch into a `SlotCache`, with a policy managing the entries.
+
+    All active rows have fed the same number of generated tokens (`tokens_fed`), so a policy acting on a schedule
+    (beacons) acts on every row at once; finished rows leave the batch through `keep_rows`.
+    """
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        policy: CachePolicy,
+        prompt_ids: torch.LongTensor,
+        prompt_mask: torch.BoolTensor,
+        max_new_tokens: int,
+    ):
+        self.model = model
+        self.policy = policy
+        self.prompt_mask = prompt_mask.to(model.device, torch.bool)
+        self.prompt_ids = prompt_ids.to(model.device)
+        batch, prompt_width = prompt_ids.shape
+        self.cache = SlotCache(model.config.num_hidden_layers, policy.capacity(prompt_width, max_new_tokens))
+        self.rows = torch.arange(batch, device=model.device)  # original index of each active row
+        self.padding = (~self.prompt_mask).sum(dim=1)  # padding slots of each active row
+        self.next_position = self.prompt_mask.sum(dim=1)
+        self.tokens_fed = 0
+        self.last_output = None
+        self.peak_entries = torch.zeros(batch, dtype=torch.long)
+        self.entry_sum = torch.zeros(batch, dtype=torch.float64)
+        self.forwards = torch.zeros(batch, dtype=torch.long)
+        self.peak_allocated_bytes = 0
+        policy.reset(self)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.rows.numel())
+
+    def _attention_mask(self, query_length: int) -> torch.Tensor | None:
+        if bool(self.prompt_mask.all()):
+            return None  # no padding: the implementation's own causal path is exact and fastest
+        extra = self.cache.length + query_length - self.prompt_mask.shape[1]
+        ones = torch.ones(self.batch_size, extra, dtype=torch.bool, device=self.prompt_mask.device)
+        return torch.cat([self.prompt_mask, ones], dim=1)
+
+    def _forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor, logits_to_keep: int):
+        mask = self._attention_mask(input_ids.shape[1])
+        with torch.no_grad():
+            output = self.model(
+                input_ids=input_ids,
+                attention_mask=mask,
+                position_ids=position_ids,
+                cache=self.cache,
+                use_cache=True,
+                logits_to_keep=logits_to_keep,
+            )
+        self.last_output = output
+        self._account()
+        return output.logits[:, -1].float()
+
+    def _account(self) -> None:
+        entries = (self.cache.length - self.padding).cpu()
+        rows = self.rows.cpu()
+        self.peak_entries[rows] = torch.maximum(self.peak_entries[rows], entries)
+        self.entry_sum[rows] += entries.double()
+        self.forwards[rows] += 1
+        self.peak_allocated_bytes = max(self.peak_allocated_bytes, self.cache.allocated_bytes())
+
+    def prefill(self) -> torch.Tensor:
+        """Feed the prompts; returns the logits for the first generated token, `[B, V]`."""
+        positions = (self.prompt_mask.long().cumsum(dim=1) - 1).clamp(min=0)
+        return self._forward(self.prompt_ids, positions, logits_to_keep=1)
+
+    def forward_uniform(self, token_id: int) -> torch.Tensor:
+        """Feed the same token (e.g. the beacon) to every active row; it takes the next position, is not counted
+        as generated, and its logits are returned for inspection only."""
+        tokens = torch.full((self.batch_size, 1), token_id, dtype=torch.long, device=self.model.device)
+        logits = self._forward(tokens, self.next_position[:, None], logits_to_keep=1)
+        self.next_position = self.next_position + 1
+        return logits
+
+    def feed(self, tokens: torch.LongTensor) -> torch.Tensor:
+        """Feed one generated token per active row (`[B]`), letting the policy act around it; returns `[B, V]`."""
+        self.policy.before_token(self)
+        logits = self._forward(tokens[:, None].to(self.model.device), self.next_position[:, None], logits_to_keep=1)
+        self.next_position = self.next_position + 1
+        self.tokens_fed += 1
+        self.policy.after_token(self)
+        return logits
+
+    def keep_rows(self, keep: torch.BoolTensor) -> None:
+        """Drop finished rows (`keep` is a mask over the active rows) from the batch and the cache."""
+        if bool(keep.all()):
+            return
+        index = keep.nonzero().squeeze(1).to(self.model.device)
+        self.cache.select_rows(index)
+        self.policy.select_rows(index)
+        self.rows = self.rows[index]
+        self.padding = self.padding[index]
+        self.next_position = self.next_position[index]
+        self.prompt_mask = self.prompt_mask[index]
+
+    def row_stats(self, slot_bytes: int) -> list[tuple[int, float, int, float]]:
+        """Per original row: peak entries, mean entries, peak bytes, mean bytes."""
+        means = self.entry_sum / self.forwards.clamp(min=1)
+        return [
+            (int(peak), float(mean), int(peak) * slot_bytes, float(mean) * slot_bytes)
+            for peak, mean in zip(self.peak_entries, means)
+        ]
+
+
+def sample_next(
+    logits: torch.Tensor,
+    temperature: float,
+    top_p: float,
+    generator: torch.Generator | None,
+    banned_ids: Sequence[int] = (),
+) -> torch.LongTensor:
+    """Greedy (temperature 0) or temperature + nucleus (top-p) sampling of one token per row; banned ids (the
+    beacon, padding) are never chosen."""
+    logits = logits.clone()
+    if banned_ids:
+        logits[:, list(banned_ids)] = float("-inf")
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_probs, order = probs.sort(dim=-1, descending=True)
+        outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= top_p
+        sorted_probs = sorted_probs.masked_fill(outside, 0.0)
+        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_probs)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+def _tokenize(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str] | Sequence[Sequence[int]]
+) -> list[list[int]]:
+    if all(isinstance(prompt, str) for prompt in prompts):
+        return [tokenizer(prompt)["input_ids"] for prompt in prompts]
+    return [list(prompt) for prompt in prompts]
+
+
+def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.LongTensor, torch.BoolTensor]:
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.bool)
+    for index, row in enumerate(rows):
+        ids[index, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[index, width - len(row) :] = True
+    return ids, mask
+
+
+def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    ids = {tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
+    flat: set[int] = set()
+    for value in ids:
+        flat.update(value if isinstance(value, list) else [value] if value is not None else [])
+    return sorted(flat)
+
+
+def check_request(
+    model: PreTrainedModel, prompt_lengths: Sequence[int], max_new_tokens: int, policy: CachePolicy
+) -> None:
+    """Refuse a request that the model cannot address (one clear error)."""
+    if max_new_tokens < 1:
+        raise BreadcrumbsError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    if not prompt_lengths or min(prompt_lengths) < 1:
+        raise BreadcrumbsError("every prompt must have at least one token")
+    limit = context_length(model)
+    needed = max(prompt_lengths) + policy.positions_used(max_new_tokens)
+    if needed > limit:
+        raise BreadcrumbsError(
+            f"prompt of {max(prompt_lengths)} tokens + {max_new_tokens} new tokens ({policy.label}) needs {needed} "
+            f"positions but the model's context is {limit}; shorten the prompt or lower max_new_tokens"
+        )
+
+
+def _generate_batch(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompt_rows: list[list[int]],
+    policy: CachePolicy,
+    max_new_tokens: int,
+    temperature: float,
+    top_p: float,
+    generator: torch.Generator | None,
+    progress=None,
+) -> tuple[list[list[int]], list[SequenceStats], int]:
+    pad_id = tokenizer.pad_token_id
+    prompt_ids, prompt_mask = _left_pad(prompt_rows, pad_id)
+    session = DecodeSession(model, policy, prompt_ids, prompt_mask, max_new_tokens)
+    eos = torch.tensor(_eos_ids(model, tokenizer), device=model.device)
+    banned = [token for token in (getattr(policy, "beacon_id", None), pad_id) if token is not None]
+    banned += [token for token in tokenizer.all_special_ids if token not in eos and token != tokenizer.bos_token_id]
+    banned = sorted(set(banned) - set(eos.tolist()))
+    completions: list[list[int]] = [[] for _ in prompt_rows]
+    stop_reasons = ["length"] * len(prompt_rows)
+    logits = session.prefill()
+    while True:
+        tokens = sample_next(logits, temperature, top_p, generator, banned)
+        for row, token in zip(session.rows.tolist(), tokens.tolist()):
+            completions[row].append(token)
+        finished = torch.isin(tokens, eos)
+        for row in session.rows[finished].tolist():
+            stop_reasons[row] = "eos"
+        if progress is not None:
+            progress.update(session.batch_size)
+        if len(completions[session.rows[0].item()]) >= max_new_tokens:
+            break
+        session.keep_rows(~finished)
+        if session.batch_size == 0:
+            break
+        logits = session.feed(tokens[~finished])
+    slot_bytes = session.cache.slot_bytes()
+    stats = [
+        SequenceStats(len(prompt), len(completion), peak, mean, peak_bytes, mean_bytes, reason)
+        for prompt, completion, (peak, mean, peak_bytes, mean_bytes), reason in zip(
+            prompt_rows, completions, session.row_stats(slot_bytes), stop_reasons
+        )
+    ]
+    return completions, stats, session.peak_allocated_bytes
+
+
+def generate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str] | Sequence[Sequence[int]],
+    policy: CachePolicy | None = None,
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    progress: bool = False,
+) -> GenerationOutput:
+    """Generate a completion for every prompt (text or token ids) under a cache policy.
+
+    Greedy when `temperature` is 0; otherwise temperature + top-p sampling from a generator seeded with `seed`.
+    Stops a row at EOS or after `max_new_tokens`. Prompts are processed `batch_size` at a time (all at once by
+    default). Returns texts (special tokens removed), completion ids, and per-sequence token and KV figures.
+    """
+    policy = policy or FullCache()
+    check_attention_support(model)
+    policy.check(model, tokenizer)
+    prompt_rows = _tokenize(tokenizer, prompts)
+    check_request(model, [len(row) for row in prompt_rows], max_new_tokens, policy)
+    generator = torch.Generator(device=model.device).manual_seed(seed)
+    step = batch_size or len(prompt_rows)
+    completions, stats, peak_allocated = [], [], 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(prompt_rows) * max_new_tokens, unit="tok", desc=f"generate {policy.label}")
+    started = time.perf_counter()
+    for start in range(0, len(prompt_rows), step):
+        ids, batch_stats, allocated = _generate_batch(
+            model, tokenizer, prompt_rows[start : start + step], policy, max_new_tokens, temperature, top_p,
+            generator, bar,
+        )
+        completions += ids
+        stats += batch_stats
+        peak_allocated = max(peak_allocated, allocated)
+    elapsed = time.perf_counter() - started
+    if bar is not None:
+        bar.close()
+    texts = tokenizer.batch_decode(completions, skip_special_tokens=True)
+    return GenerationOutput(texts, completions, stats, elapsed, peak_allocated)

@@ -1,0 +1,66 @@
+"""The cache-policy interface: how the generation loop manages the KV entries of the generated part.
+
+A policy is a small object with a few hooks, called by `DecodeSession` (see `generation.py`):
+
+- `check(model, tokenizer)` once, to refuse what it cannot serve;
+- `capacity(prompt_len, max_new_tokens)`: the most entries a row will hold, so buffers are preallocated once;
+- `reset(session)` at the start of every batch (per-batch state lives on the policy);
+- `before_token(session)` before each generated token is fed (beacons are fed here);
+- `after_token(session)` after it is fed (score-based eviction happens here);
+- `select_rows(rows)` when finished rows leave the batch, to keep per-row state aligned.
+
+The prompt is never evicted by any policy. Policies are not thread-safe: use one per concurrent generation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
+
+
+class CachePolicy:
+    """Base class; the default hooks keep every entry (the full cache)."""
+
+    name: ClassVar[str] = "full"
+
+    def check(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+        """Raise `BreadcrumbsError` if this policy cannot serve `model`."""
+
+    def capacity(self, prompt_len: int, max_new_tokens: int) -> int:
+        """Upper bound on the entries one row holds during generation (prompt included)."""
+        return prompt_len + max_new_tokens
+
+    def positions_used(self, max_new_tokens: int) -> int:
+        """Position ids consumed by generating `max_new_tokens` tokens (more than that if extra tokens are fed)."""
+        return max_new_tokens
+
+    def reset(self, session: DecodeSession) -> None:
+        """Start of a batch."""
+
+    def before_token(self, session: DecodeSession) -> None:
+        """Called before each generated token is fed."""
+
+    def after_token(self, session: DecodeSession) -> None:
+        """Called after each generated token is fed."""
+
+    def select_rows(self, rows: torch.LongTensor) -> None:
+        """Rows `rows` (indices into the current batch) stay; the rest have finished."""
+
+    @property
+    def label(self) -> str:
+        """Short name used in reports, e.g. `full` or `beacon:4`."""
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.label})"
+
+
+class FullCache(CachePolicy):
+    """Keep every entry: the uncompressed reference."""
+
+    name = "full"
