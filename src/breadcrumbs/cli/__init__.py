@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from breadcrumbs.errors import BreadcrumbsError
@@ -23,6 +22,13 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+
+
+@app.callback()
+def _root() -> None:
+    """Memory-efficient reasoning with learned compression beacons."""
+
+
 # Each module registers its commands on `app` when imported.
 from breadcrumbs.cli import generate_cmd  # noqa: E402,F401
 
@@ -34,14 +40,18 @@ EXIT_INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app and turn user errors into one line and an exit code."""
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        command.main(args=argv, prog_name="breadcrumbs", standalone_mode=False)
-    except click.exceptions.Exit as exit_:
+        command.main(args=args or ["--help"], prog_name="breadcrumbs", standalone_mode=False)
+    except typer.Exit as exit_:
         sys.exit(exit_.exit_code)
-    except click.ClickException as err:
-        print(f"error: {err.format_message()}", file=sys.stderr)
+    except typer.Abort:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.exceptions.TyperException as err:  # usage errors: bad option, missing value, ...
+        print(f"error: {err.format_message() if hasattr(err, 'format_message') else err}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except BreadcrumbsError as err:

@@ -1,0 +1,28 @@
+"""Options shared by several commands (model, device, seed), so every command spells them the same way."""
+
+from __future__ import annotations
+
+import typer
+
+from breadcrumbs.errors import BreadcrumbsError
+
+MODEL_HELP = "A preset name (micro, tiny, small, base) or a local Hugging Face checkpoint directory."
+
+ModelOption = typer.Option("tiny", "--model", "-m", help=MODEL_HELP)
+ArchOption = typer.Option("qwen2", "--arch", help="Architecture of a preset model: qwen2 or llama.")
+DeviceOption = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, or auto (cuda when available).")
+SeedOption = typer.Option(0, "--seed", help="Random seed (model init for presets, sampling).")
+QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars; print only results.")
+
+
+def resolve_device(device: str) -> str:
+    """`auto` → cuda if available else cpu; anything unusable is one clear error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BreadcrumbsError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise BreadcrumbsError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
+    return device
