@@ -20,7 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.beacon.cache import SlotCache
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.models import check_attention_support, context_length
+from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length
 from breadcrumbs.policies.base import CachePolicy, FullCache
 
 
@@ -206,12 +206,22 @@ def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.LongTensor, tor
     return ids, mask
 
 
-def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    ids = {tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
+def eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """Every id that ends a sequence: the tokenizer's EOS and the model's generation-config EOS ids."""
+    candidates = [tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)]
     flat: set[int] = set()
-    for value in ids:
-        flat.update(value if isinstance(value, list) else [value] if value is not None else [])
+    for value in candidates:
+        flat.update(value if isinstance(value, list) else [] if value is None else [value])
     return sorted(flat)
+
+
+def banned_token_ids(tokenizer: PreTrainedTokenizerBase, eos_ids: Sequence[int]) -> list[int]:
+    """Ids never sampled: every special token (the beacon, padding, BOS, ...) except the EOS ids."""
+    special = set(tokenizer.all_special_ids)
+    beacon = tokenizer.get_vocab().get(BEACON_TOKEN)
+    if beacon is not None:
+        special.add(beacon)
+    return sorted(special - set(eos_ids))
 
 
 def check_request(
@@ -245,10 +255,9 @@ def _generate_batch(
     pad_id = tokenizer.pad_token_id
     prompt_ids, prompt_mask = _left_pad(prompt_rows, pad_id)
     session = DecodeSession(model, policy, prompt_ids, prompt_mask, max_new_tokens)
-    eos = torch.tensor(_eos_ids(model, tokenizer), device=model.device)
-    banned = [token for token in (getattr(policy, "beacon_id", None), pad_id) if token is not None]
-    banned += [token for token in tokenizer.all_special_ids if token not in eos and token != tokenizer.bos_token_id]
-    banned = sorted(set(banned) - set(eos.tolist()))
+    eos_ids = eos_token_ids(model, tokenizer)
+    eos = torch.tensor(eos_ids, device=model.device)
+    banned = banned_token_ids(tokenizer, eos_ids)
     completions: list[list[int]] = [[] for _ in prompt_rows]
     stop_reasons = ["length"] * len(prompt_rows)
     logits = session.prefill()
@@ -263,9 +272,9 @@ def _generate_batch(
             progress.update(session.batch_size)
         if len(completions[session.rows[0].item()]) >= max_new_tokens:
             break
-        session.keep_rows(~finished)
-        if session.batch_size == 0:
+        if bool(finished.all()):
             break
+        session.keep_rows(~finished)
         logits = session.feed(tokens[~finished])
     slot_bytes = session.cache.slot_bytes()
     stats = [

@@ -108,6 +108,12 @@ class SlotLayer(CacheLayerMixin):
     def get_max_length(self) -> int:
         return -1
 
+    def slot_bytes(self) -> int:
+        """Bytes of one slot of one row (keys and values), from the buffers' shape and dtype."""
+        if self._key_buffer is None:
+            return 0
+        return sum(buffer.shape[1] * buffer.shape[3] * buffer.element_size() for buffer in (self._key_buffer, self._value_buffer))
+
     def held_bytes(self) -> int:
         """Bytes of the entries held (keys and values of the filled slots, all rows)."""
         return 0 if self.keys is None else self.keys.nbytes + self.values.nbytes
@@ -149,9 +155,7 @@ class SlotCache(Cache):
 
     def slot_bytes(self) -> int:
         """Bytes one KV entry (one slot of one row, all layers, keys and values) occupies, read off the tensors."""
-        return sum(
-            layer.keys[0, :, 0].nbytes + layer.values[0, :, 0].nbytes for layer in self.layers if layer.length > 0
-        )
+        return sum(layer.slot_bytes() for layer in self.layers)
 
     def held_bytes(self) -> int:
         """Bytes of all entries held, all rows and layers."""

@@ -1,0 +1,5 @@
+"""`python -m breadcrumbs` runs the command line."""
+
+from breadcrumbs.cli import main
+
+main()
