@@ -1,0 +1,188 @@
+"""The task interface: a problem record, difficulty knobs, and the `Task` base class.
+
+A task generates reproducible problems from a seed, renders a prompt, writes a reference reasoning trace
+(`solve`), and scores a model's free-form completion (`verify`). Every prompt and trace uses only printable
+ASCII plus newline, so one character is one token of the character-level tokenizer.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from breadcrumbs.errors import BreadcrumbsError
+
+STYLES = ("search", "direct")
+# Draws a generator may reject in a row before the difficulty is declared infeasible.
+MAX_ATTEMPTS = 10_000
+# Longest integer literal any parser accepts (keeps int() cheap and far below Python's digit limit).
+MAX_DIGITS = 12
+_ANSWER_LINE = re.compile(r"^\s*answer\s*:(.*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One task instance: JSON-serialisable inputs plus the reference answer, and the difficulty it came from."""
+
+    task: str
+    id: str
+    data: dict = field(hash=False)
+    difficulty: dict = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict:
+        """A plain dict for one JSONL line."""
+        return {"task": self.task, "id": self.id, "data": self.data, "difficulty": self.difficulty}
+
+    @classmethod
+    def from_json(cls, record: Mapping) -> Problem:
+        """Rebuild a problem from `to_json()` output; raises BreadcrumbsError on a malformed record."""
+        if not isinstance(record, Mapping):
+            raise BreadcrumbsError(f"a problem must be a JSON object, got {type(record).__name__}")
+        missing = [key for key in ("task", "id", "data") if key not in record]
+        if missing:
+            raise BreadcrumbsError(f"problem record lacks {', '.join(missing)}")
+        if not isinstance(record["data"], dict) or not isinstance(record.get("difficulty", {}), dict):
+            raise BreadcrumbsError("problem 'data' and 'difficulty' must be JSON objects")
+        return cls(str(record["task"]), str(record["id"]), record["data"], record.get("difficulty", {}))
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One integer difficulty knob with its inclusive allowed range."""
+
+    name: str
+    low: int
+    high: int
+    default: int
+    help: str
+
+
+def answer_text(text: str) -> str | None:
+    """The content of the LAST line starting with `Answer:` (any case, any spacing), stripped; None if absent."""
+    if not isinstance(text, str):
+        return None
+    for line in reversed(text.splitlines()):
+        match = _ANSWER_LINE.match(line)
+        if match:
+            return match.group(1).strip()
+    return None
+
+
+def parse_int(token: str) -> int | None:
+    """An optionally signed decimal integer of at most MAX_DIGITS digits, else None."""
+    token = token.strip()
+    digits = token[1:] if token[:1] in "+-" else token
+    if not digits or len(digits) > MAX_DIGITS or not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(token)
+
+
+def require(data: Mapping, key: str, kind: type) -> Any:
+    """`data[key]`, checked to be of `kind`; raises BreadcrumbsError naming the key otherwise."""
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise BreadcrumbsError(f"problem data needs '{key}' of type {kind.__name__}")
+    return value
+
+
+def require_ints(values: Any, what: str) -> list[int]:
+    """A list of plain ints, else BreadcrumbsError naming `what`."""
+    if not isinstance(values, list) or not all(type(v) is int for v in values):
+        raise BreadcrumbsError(f"problem data '{what}' must be a list of integers")
+    return values
+
+
+class Task(ABC):
+    """Base class of every task. Subclasses set `name` and `knobs` and implement the abstract methods."""
+
+    name: ClassVar[str]
+    knobs: ClassVar[tuple[Knob, ...]]
+
+    # ----- difficulty -------------------------------------------------------------------------------------
+    def default_difficulty(self) -> dict[str, int]:
+        """Every knob at its default value."""
+        return {knob.name: knob.default for knob in self.knobs}
+
+    def difficulty_ranges(self) -> dict[str, tuple[int, int]]:
+        """Inclusive (low, high) range per knob."""
+        return {knob.name: (knob.low, knob.high) for knob in self.knobs}
+
+    def resolve_difficulty(self, overrides: Mapping[str, Any]) -> dict[str, int]:
+        """Defaults updated with `overrides`; an unknown knob or out-of-range value raises BreadcrumbsError."""
+        ranges = self.difficulty_ranges()
+        resolved = self.default_difficulty()
+        for key, value in overrides.items():
+            if key not in ranges:
+                known = ", ".join(f"{k} ({lo}..{hi})" for k, (lo, hi) in ranges.items())
+                raise BreadcrumbsError(f"unknown difficulty knob '{key}' for task {self.name}; known: {known}")
+            low, high = ranges[key]
+            if type(value) is not int or not low <= value <= high:
+                raise BreadcrumbsError(
+                    f"difficulty knob {key}={value!r} for task {self.name} must be an integer in {low}..{high}"
+                )
+            resolved[key] = value
+        return resolved
+
+    # ----- generation -------------------------------------------------------------------------------------
+    def generate(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
+        """`n` valid problems, identical for the same seed and difficulty on any machine (a prefix for smaller n)."""
+        if type(n) is not int or n < 0:
+            raise BreadcrumbsError(f"the number of problems must be a non-negative integer, got {n!r}")
+        if type(seed) is not int:
+            raise BreadcrumbsError(f"the seed must be an integer, got {seed!r}")
+        knobs = self.resolve_difficulty(difficulty)
+        rng = random.Random(seed)
+        return [Problem(self.name, f"{self.name}-{seed}-{i}", self._draw(rng, knobs), knobs) for i in range(n)]
+
+    def _draw(self, rng: random.Random, knobs: dict[str, int]) -> dict:
+        for _ in range(MAX_ATTEMPTS):
+            data = self.sample(rng, knobs)
+            if data is not None:
+                return data
+        raise BreadcrumbsError(
+            f"task {self.name} found no valid problem in {MAX_ATTEMPTS} draws at difficulty {knobs}; widen the ranges"
+        )
+
+    @abstractmethod
+    def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:
+        """One random instance's data (inputs + reference answer), or None to reject this draw."""
+
+    @abstractmethod
+    def check_data(self, data: Mapping) -> None:
+        """Raise BreadcrumbsError if `data` lacks a field the prompt or verifier needs."""
+
+    # ----- prompting and solving --------------------------------------------------------------------------
+    @abstractmethod
+    def prompt(self, problem: Problem) -> str:
+        """The prompt text; it ends with a newline and the completion follows it."""
+
+    def solve(self, problem: Problem, style: str = "search") -> str:
+        """A correct reasoning trace in `style` ("search" or "direct"), ending in the line `Answer: ...`."""
+        if style not in STYLES:
+            raise BreadcrumbsError(f"unknown trace style '{style}'; choose one of {', '.join(STYLES)}")
+        steps, answer = self.reason(problem, style)
+        return "\n".join([*steps, f"Answer: {answer}"])
+
+    @abstractmethod
+    def reason(self, problem: Problem, style: str) -> tuple[list[str], str]:
+        """The trace's step lines and the final answer text for `style`."""
+
+    # ----- scoring ----------------------------------------------------------------------------------------
+    @abstractmethod
+    def parse_answer(self, text: str) -> Any | None:
+        """The parsed final answer from the last `Answer:` line of free text, or None."""
+
+    @abstractmethod
+    def check(self, problem: Problem, answer: Any) -> bool:
+        """Whether a parsed answer solves the problem."""
+
+    def verify(self, problem: Problem, completion: str, format_reward: float = 0.0) -> float:
+        """1.0 if correct; `format_reward` if an answer parsed but is wrong; else 0.0. Never raises on any text."""
+        answer = self.parse_answer(completion) if isinstance(completion, str) else None
+        if answer is None:
+            return 0.0
+        return 1.0 if self.check(problem, answer) else format_reward
