@@ -1,0 +1,326 @@
+"""Typed training configuration, loaded from YAML with `--set key=value` overrides.
+
+Every section is a dataclass; loading checks each key and type and the cross-field rules, and turns any mistake
+into one `BreadcrumbsError` line that names the key and the fix. `docs/training.md` documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from breadcrumbs.errors import BreadcrumbsError
+
+
+@dataclass
+class ModelConfig:
+    name: str = "micro"  # preset (micro, tiny, small, base) or a local HF checkpoint directory
+    arch: str = "qwen2"  # architecture of a preset model (qwen2, llama)
+    dtype: str = "float32"  # weights dtype: float32 | bfloat16 | float16 (mixed precision is separate)
+    attn_implementation: str = "sdpa"  # sdpa | eager | flex_attention (CUDA)
+    gradient_checkpointing: bool = False
+
+
+@dataclass
+class TaskConfig:
+    name: str = ""  # required: countdown | linsys | stargraph | any registered task
+    difficulty: dict = field(default_factory=dict)  # task knobs, e.g. {k: 3, max_number: 10}
+    style: str = "search"  # solver trace style for the warm start: search | direct
+    train_problems: int = 0  # 0: a fresh problem stream drawn from (seed, step); N: a fixed pool, reshuffled per epoch
+    eval_problems: int = 64  # held-out problems for evaluation (drawn from a different seed)
+
+
+@dataclass
+class BeaconConfig:
+    ratios: list = field(default_factory=lambda: [4])  # compression ratio(s) c; several = sampled per sequence
+
+
+@dataclass
+class SFTConfig:
+    steps: int = 0  # 0 skips the warm start
+    batch_size: int = 32  # global batch (solver traces per step, summed over processes)
+    lr: float = 1e-3
+    warmup_steps: int = 0
+    scheduler: str = "cosine"  # constant | linear | cosine (after warmup)
+    student_weight: float = 1.0  # weight of the CE under the student (beacon) layout; 0 = teacher layout only
+    fused_forward: bool = True  # teacher and student rows in one forward pass
+
+
+@dataclass
+class RLConfig:
+    steps: int = 0  # 0 skips RL
+    batch_size: int = 64  # global rollouts per step = prompts per step x group_size
+    group_size: int = 8  # G samples per prompt (GRPO group)
+    max_new_tokens: int = 128
+    temperature: float = 1.0
+    top_p: float = 1.0
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    scheduler: str = "constant"
+    updates_per_batch: int = 1  # optimizer updates on each rollout batch (> 1 makes the clipped ratio matter)
+    minibatch_size: int = 0  # rollouts per update (global); 0 = the whole batch
+    clip_eps: float = 0.2  # clipped importance ratio: [1 - clip_eps, 1 + clip_eps_high]
+    clip_eps_high: float = 0.0  # 0 = same as clip_eps
+    kl_coef: float = 0.0  # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
+    loss_norm: str = "token"  # token: mean over all generated tokens | sequence: mean per sequence, then over sequences
+    scale_rewards: bool = True  # divide group-centred rewards by the group std
+    format_reward: float = 0.0  # reward for a parsable but wrong answer
+
+
+@dataclass
+class DistillConfig:
+    mode: str = "joint"  # joint (RL + distillation each step) | two_stage (RL, then distillation) | off
+    weight: float = 1.0  # coefficient of the distillation KL
+    direction: str = "forward"  # forward: KL(teacher || student) | reverse: KL(student || teacher)
+    schedule: str = "constant"  # constant | linear_warmup
+    warmup_steps: int = 0  # steps of linear_warmup from 0 to `weight`
+    teacher_grad: bool = False  # let the distillation gradient flow into the teacher (full-cache) path too
+    fused_forward: bool = True  # teacher and student rows in one forward pass
+    steps: int = 0  # two_stage only: distillation steps on the final policy's rollouts
+
+
+@dataclass
+class OptimConfig:
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    grad_clip: float = 1.0  # max global grad norm; 0 = no clipping
+
+
+@dataclass
+class EvalConfig:
+    every: int = 0  # evaluate every N global steps (0 = only at the end of each stage)
+    max_new_tokens: int = 0  # 0 = rl.max_new_tokens
+    batch_size: int = 64
+    ratios: list = field(default_factory=list)  # student ratios to evaluate; empty = beacon.ratios
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 50  # save every N global steps (and always at the end)
+    keep: int = 2  # keep the newest N step-* directories (0 = keep all)
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (under accelerate launch / torchrun, the launcher decides)
+    mixed_precision: str = "no"  # no | bf16 | fp16 (autocast; CUDA)
+    log_every: int = 1
+    model: ModelConfig = field(default_factory=ModelConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    beacon: BeaconConfig = field(default_factory=BeaconConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def stages(self) -> list[tuple[str, int]]:
+        """The stages this run goes through, in order, with their step counts (stages of 0 steps left out)."""
+        plan = [("sft", self.sft.steps), ("rl", self.rl.steps)]
+        if self.distill.mode == "two_stage":
+            plan.append(("distill", self.distill.steps))
+        return [(name, steps) for name, steps in plan if steps > 0]
+
+    @property
+    def total_steps(self) -> int:
+        return sum(steps for _, steps in self.stages())
+
+
+CHOICES = {
+    "model.dtype": ("float32", "bfloat16", "float16"),
+    "model.attn_implementation": ("sdpa", "eager", "flex_attention"),
+    "task.style": ("search", "direct"),
+    "sft.scheduler": ("constant", "linear", "cosine"),
+    "rl.scheduler": ("constant", "linear", "cosine"),
+    "rl.loss_norm": ("token", "sequence"),
+    "distill.mode": ("joint", "two_stage", "off"),
+    "distill.direction": ("forward", "reverse"),
+    "distill.schedule": ("constant", "linear_warmup"),
+    "mixed_precision": ("no", "bf16", "fp16"),
+}
+NON_NEGATIVE = (
+    "sft.steps", "sft.warmup_steps", "sft.student_weight", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
+    "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
+    "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
+    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward",
+)
+POSITIVE = (
+    "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
+    "rl.updates_per_batch", "eval.batch_size", "checkpoint.every", "log_every", "optim.eps",
+)
+
+
+def _type_name(kind: Any) -> str:
+    return getattr(kind, "__name__", str(kind))
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """`value` checked (and, for int -> float, widened) against the field type; else one clear error."""
+    if kind is float and type(value) is int:
+        return float(value)
+    if kind is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    expected = {"list": list, "dict": dict}.get(_type_name(kind), kind)
+    if expected is bool and type(value) is not bool or expected is not bool and (
+        not isinstance(value, expected) or isinstance(value, bool)
+    ):
+        raise BreadcrumbsError(
+            f"config key '{key}' must be {_type_name(expected)}, got {value!r} ({type(value).__name__}); "
+            f"fix it in the YAML or with --set {key}=..."
+        )
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise BreadcrumbsError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BreadcrumbsError(
+            f"unknown config key '{prefix}{unknown[0]}'; known keys here: {', '.join(sorted(names))}"
+        )
+    values = {}
+    for name, value in data.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, value, f"{prefix}{name}.")
+        else:
+            values[name] = _coerce(value, kind, f"{prefix}{name}")
+    return cls(**values)
+
+
+def _get(config: TrainConfig, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def validate(config: TrainConfig) -> TrainConfig:
+    """Cross-field checks; each failure is one BreadcrumbsError naming the key and the fix."""
+    for key, allowed in CHOICES.items():
+        if _get(config, key) not in allowed:
+            raise BreadcrumbsError(f"config key '{key}' must be one of {', '.join(allowed)}, got {_get(config, key)!r}")
+    for key in NON_NEGATIVE:
+        if _get(config, key) < 0:
+            raise BreadcrumbsError(f"config key '{key}' must be >= 0, got {_get(config, key)!r}")
+    for key in POSITIVE:
+        if _get(config, key) <= 0:
+            raise BreadcrumbsError(f"config key '{key}' must be > 0, got {_get(config, key)!r}")
+    if not config.task.name:
+        raise BreadcrumbsError("config key 'task.name' is missing; set it to a task, e.g. task.name: countdown")
+    from breadcrumbs.tasks import get_task, list_tasks
+
+    try:
+        task = get_task(config.task.name)
+    except BreadcrumbsError:
+        raise BreadcrumbsError(
+            f"config key 'task.name': unknown task {config.task.name!r}; choose one of {', '.join(list_tasks())}"
+        ) from None
+    try:
+        task.resolve_difficulty(config.task.difficulty)
+    except BreadcrumbsError as err:
+        raise BreadcrumbsError(f"config key 'task.difficulty': {err}") from None
+    for key in ("beacon.ratios", "eval.ratios"):
+        ratios = _get(config, key)
+        if key == "beacon.ratios" and not ratios:
+            raise BreadcrumbsError("config key 'beacon.ratios' is empty; give at least one ratio, e.g. [4]")
+        for ratio in ratios:
+            if type(ratio) is not int or ratio < 1:
+                raise BreadcrumbsError(
+                    f"config key '{key}' holds {ratio!r}; every compression ratio must be an integer >= 1"
+                )
+    rl = config.rl
+    if rl.batch_size % rl.group_size:
+        raise BreadcrumbsError(
+            f"config key 'rl.batch_size' ({rl.batch_size}) is not divisible by 'rl.group_size' ({rl.group_size}); "
+            f"use a multiple, e.g. rl.batch_size={rl.group_size * max(1, rl.batch_size // rl.group_size)}"
+        )
+    if rl.group_size < 2 and rl.steps > 0:
+        raise BreadcrumbsError("config key 'rl.group_size' must be >= 2 for group-normalised advantages")
+    if rl.minibatch_size and (rl.batch_size % rl.minibatch_size or rl.minibatch_size % rl.group_size):
+        raise BreadcrumbsError(
+            f"config key 'rl.minibatch_size' ({rl.minibatch_size}) must divide rl.batch_size ({rl.batch_size}) "
+            f"and be a multiple of rl.group_size ({rl.group_size}); or 0 for the whole batch"
+        )
+    if not 0 < rl.top_p <= 1:
+        raise BreadcrumbsError(f"config key 'rl.top_p' must be in (0, 1], got {rl.top_p}")
+    if config.distill.mode == "two_stage" and config.distill.steps == 0:
+        raise BreadcrumbsError(
+            "config key 'distill.steps' is 0 but distill.mode is two_stage; set distill.steps > 0 or mode: joint"
+        )
+    if config.distill.mode != "two_stage" and config.distill.steps > 0:
+        raise BreadcrumbsError(
+            "config key 'distill.steps' is only used with distill.mode: two_stage; set it to 0 or change the mode"
+        )
+    if config.total_steps == 0:
+        raise BreadcrumbsError("nothing to train: sft.steps and rl.steps are both 0; set one of them > 0")
+    return config
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `key.sub=value` strings (values parsed as YAML) to a nested dict."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BreadcrumbsError(f"--set {item!r}: expected key=value, e.g. --set rl.steps=10")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise BreadcrumbsError(f"--set {item!r}: '{part}' is not a section")
+            node = child
+        node[parts[-1]] = _parse_value(raw)
+    return data
+
+
+def config_from_dict(data: dict | None) -> TrainConfig:
+    """A validated TrainConfig from a nested dict (e.g. parsed YAML)."""
+    return validate(_build(TrainConfig, data or {}, ""))
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML file (or start from the defaults when `path` is None), apply overrides, check everything."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise BreadcrumbsError(f"config file {str(path)!r} not found; pass an existing YAML file to --config")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise BreadcrumbsError(f"config file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise BreadcrumbsError(f"config file {str(path)!r} must hold a mapping of sections at the top level")
+    return config_from_dict(apply_overrides(data, list(overrides or [])))
+
+
+def dump_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+

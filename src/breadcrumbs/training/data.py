@@ -1,0 +1,102 @@
+"""Training data: problems drawn deterministically from (seed, stage, step), encoded solver traces, sharding.
+
+Data order is a pure function of the run seed and the global step, so a resumed run sees exactly the batches an
+uninterrupted run would, and every process can compute the global batch and take its own contiguous shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Sequence
+
+from transformers import PreTrainedTokenizerBase
+
+from breadcrumbs.tasks import Problem, Task
+from breadcrumbs.training.config import TaskConfig
+
+EVAL_SEED_OFFSET = 7_919_000_003  # evaluation problems come from a seed no training step uses
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 63-bit seed from any parts (same on every machine and Python version)."""
+    digest = hashlib.sha256(":".join(str(part) for part in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class ProblemSource:
+    """The problems of each step. A fixed pool (`train_problems > 0`) is walked in a per-epoch shuffled order;
+    otherwise every step draws fresh problems from its own seed."""
+
+    def __init__(self, task: Task, config: TaskConfig, seed: int):
+        self.task = task
+        self.config = config
+        self.seed = seed
+        self.pool: list[Problem] | None = None
+        self._orders: dict[int, list[int]] = {}
+        if config.train_problems:
+            self.pool = task.generate(config.train_problems, seed=derive_seed(seed, "pool"), **config.difficulty)
+
+    def _pool_order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            order = list(range(len(self.pool)))
+            random.Random(derive_seed(self.seed, "epoch", epoch)).shuffle(order)
+            self._orders = {epoch: order}  # keep one epoch's order (batches walk epochs forward)
+        return self._orders[epoch]
+
+    def batch(self, stage: str, step: int, size: int) -> list[Problem]:
+        """The `size` problems of `stage` step `step` (0-based within the stage)."""
+        if self.pool is None:
+            return self.task.generate(size, seed=derive_seed(self.seed, stage, step), **self.config.difficulty)
+        start = step * size  # the data cursor: position in the endless sequence of shuffled epochs
+        out = []
+        for index in range(start, start + size):
+            epoch, offset = divmod(index, len(self.pool))
+            out.append(self.pool[self._pool_order(epoch)[offset]])
+        return out
+
+    def cursor(self, stage: str, step: int, size: int) -> dict:
+        """Where the data stream stands after `step` steps (saved with checkpoints for transparency)."""
+        position = step * size
+        if self.pool is None:
+            return {"stage": stage, "step": step, "problems_seen": position}
+        epoch, offset = divmod(position, len(self.pool))
+        return {"stage": stage, "step": step, "problems_seen": position, "epoch": epoch, "offset": offset}
+
+    def eval_problems(self) -> list[Problem]:
+        return self.task.generate(
+            self.config.eval_problems, seed=derive_seed(self.seed + EVAL_SEED_OFFSET, "eval"), **self.config.difficulty
+        )
+
+
+def encode_prompts(tokenizer: PreTrainedTokenizerBase, task: Task, problems: Sequence[Problem]) -> list[list[int]]:
+    """Prompt token ids (with the tokenizer's BOS when it adds one)."""
+    return [tokenizer(task.prompt(problem))["input_ids"] for problem in problems]
+
+
+def encode_completion(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
+    """Completion token ids of `text`, followed by EOS."""
+    return tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
+def encode_traces(
+    tokenizer: PreTrainedTokenizerBase, task: Task, problems: Sequence[Problem], style: str
+) -> tuple[list[list[int]], list[list[int]]]:
+    """(prompt ids, solver-trace ids + EOS) per problem: the supervised warm-start data."""
+    prompts = encode_prompts(tokenizer, task, problems)
+    completions = [encode_completion(tokenizer, task.solve(problem, style=style)) for problem in problems]
+    return prompts, completions
+
+
+def shard(items: Sequence, rank: int, world: int) -> list:
+    """This process's contiguous share of a global batch (the global size must divide evenly)."""
+    per = len(items) // world
+    return list(items[rank * per : (rank + 1) * per])
+
+
+def sample_ratios(ratios: Sequence[int], count: int, seed: int) -> list[int]:
+    """One compression ratio per sequence, uniformly from `ratios` (all the same when there is one)."""
+    if len(ratios) == 1:
+        return [ratios[0]] * count
+    rng = random.Random(seed)
+    return [rng.choice(list(ratios)) for _ in range(count)]

@@ -1,0 +1,199 @@
+"""Joint RL + beacon distillation on the teacher's own rollouts.
+
+One step: sample G completions per prompt with the full cache (the shared generation loop), score them with the
+task's verifier, normalise rewards within each group (GRPO), then minimise
+
+    rl_weight * [clipped-ratio policy gradient + kl_coef * KL(policy || reference)]   (teacher layout)
+  + distill_weight * KL(teacher || student)                                          (student layout, same tokens)
+
+The teacher and student forwards run as one batch of 2B rows when `fused` (same weights, different masks); the
+teacher's distribution is detached in the distillation term unless `teacher_grad`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from breadcrumbs.beacon.layout import expected_peak_entries
+from breadcrumbs.generation import generate
+from breadcrumbs.policies import FullCache
+from breadcrumbs.tasks import Problem, Task
+from breadcrumbs.training.config import DistillConfig, RLConfig
+from breadcrumbs.training.data import encode_prompts
+from breadcrumbs.training.losses import (
+    completion_logits,
+    distill_kl,
+    group_advantages,
+    grpo_token_loss,
+    layout_batch,
+    reference_kl,
+    token_entropy,
+    token_logprobs,
+)
+from breadcrumbs.training.runtime import Runtime, Sums
+
+
+@dataclass
+class Rollouts:
+    """G completions per prompt (rows of a group are consecutive), their rewards and advantages."""
+
+    problems: list[Problem]  # one per row
+    prompts: list[list[int]]
+    completions: list[list[int]]
+    texts: list[str]
+    rewards: torch.Tensor
+    advantages: torch.Tensor
+    ratios: list[int]  # student ratio of each row
+    generation_s: float
+    stats: list
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def rows(self, index: Sequence[int]) -> Rollouts:
+        index = list(index)
+        pick = lambda items: [items[i] for i in index]  # noqa: E731
+        return Rollouts(
+            pick(self.problems), pick(self.prompts), pick(self.completions), pick(self.texts),
+            self.rewards[index], self.advantages[index], pick(self.ratios), self.generation_s, pick(self.stats),
+        )
+
+
+def collect_rollouts(
+    rt: Runtime,
+    task: Task,
+    problems: Sequence[Problem],
+    cfg: RLConfig,
+    ratios: Sequence[int],
+    seed: int,
+) -> Rollouts:
+    """Sample `cfg.group_size` completions per problem with the full cache and score them."""
+    rows = [problem for problem in problems for _ in range(cfg.group_size)]
+    prompts = encode_prompts(rt.tokenizer, task, rows)
+    was_training = rt.base.training
+    rt.base.eval()
+    started = time.perf_counter()
+    output = generate(
+        rt.base, rt.tokenizer, prompts, policy=FullCache(), max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature, top_p=cfg.top_p, seed=seed,
+    )
+    elapsed = time.perf_counter() - started
+    rt.base.train(was_training)
+    rewards = torch.tensor(
+        [task.verify(problem, text, cfg.format_reward) for problem, text in zip(rows, output.texts)],
+        dtype=torch.float32,
+    )
+    advantages = group_advantages(rewards, cfg.group_size, cfg.scale_rewards)
+    return Rollouts(
+        rows, prompts, output.completion_ids, output.texts, rewards, advantages, list(ratios), elapsed,
+        output.stats,
+    )
+
+
+def sequence_logprobs(rt: Runtime, model, rollouts: Rollouts) -> torch.Tensor:
+    """Log-probs of the sampled tokens under the teacher layout, without gradient, `[B, N]`."""
+    batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
+    with torch.no_grad(), rt.autocast():
+        logits = completion_logits(model, batch, rt.base)
+    return token_logprobs(logits, batch.completion_ids)
+
+
+def _normalise(per_token: torch.Tensor, mask: torch.Tensor, how: str, denominator: float) -> torch.Tensor:
+    """Sum of a per-token term under `how` (token: over tokens; sequence: per-sequence means) over a global
+    denominator (all tokens, or all sequences, of this update across processes)."""
+    if how == "sequence":
+        return (per_token.sum(1) / mask.sum(1).clamp(min=1)).sum() / denominator
+    return per_token.sum() / denominator
+
+
+def rl_loss(
+    rt: Runtime,
+    rollouts: Rollouts,
+    rl_cfg: RLConfig,
+    distill_cfg: DistillConfig,
+    rl_weight: float,
+    distill_weight: float,
+    denominator: float,
+    old_logprobs: torch.Tensor | None = None,
+    ref_logprobs: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, Sums]:
+    """This process's share of the joint loss on `rollouts` (scaled for gradient averaging), and metric sums.
+
+    `denominator` is the global number of tokens (loss_norm token) or sequences (sequence) in this update.
+    `old_logprobs` None means the rollouts were sampled from the current weights (ratio = 1 exactly).
+    """
+    rows = len(rollouts)
+    distill = distill_weight > 0
+    teacher_needs_grad = rl_weight > 0 or (distill and distill_cfg.teacher_grad)
+    sums = Sums()
+    with rt.autocast():
+        if distill and distill_cfg.fused_forward and teacher_needs_grad:
+            batch = layout_batch(
+                rollouts.prompts * 2, rollouts.completions * 2, [None] * rows + rollouts.ratios, rt.beacon_id,
+                rt.pad_id, rt.device,
+            )
+            logits = completion_logits(rt.model, batch, rt.base)
+            teacher_logits, student_logits = logits[:rows], logits[rows:]
+        else:
+            batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
+            with torch.set_grad_enabled(teacher_needs_grad and torch.is_grad_enabled()):
+                teacher_logits = completion_logits(rt.model, batch, rt.base)
+            student_logits = None
+            if distill:
+                student = layout_batch(
+                    rollouts.prompts, rollouts.completions, rollouts.ratios, rt.beacon_id, rt.pad_id, rt.device
+                )
+                student_logits = completion_logits(rt.model, student, rt.base)
+    ids, mask = batch.completion_ids[:rows], batch.completion_mask[:rows].float()
+    tokens = mask.sum()
+    how = rl_cfg.loss_norm
+    logprobs = token_logprobs(teacher_logits, ids)
+    loss = torch.zeros((), device=rt.device)
+    if rl_weight > 0:
+        old = logprobs.detach() if old_logprobs is None else old_logprobs
+        advantages = rollouts.advantages.to(rt.device)
+        high = rl_cfg.clip_eps_high or rl_cfg.clip_eps
+        pg, clipped = grpo_token_loss(logprobs, old, advantages, mask, rl_cfg.clip_eps, high)
+        rl_term = pg
+        if ref_logprobs is not None and rl_cfg.kl_coef > 0:
+            ref = reference_kl(logprobs, ref_logprobs, mask)
+            rl_term = rl_term + rl_cfg.kl_coef * ref
+            sums.add("ref_kl", ref.sum(), tokens)
+        loss = loss + rl_weight * _normalise(rl_term, mask, how, denominator)
+        sums.add("pg_loss", pg.sum(), tokens)
+        sums.add("clip_frac", clipped.sum(), tokens)
+    if student_logits is not None:
+        kl = distill_kl(teacher_logits, student_logits, mask, distill_cfg.direction, distill_cfg.teacher_grad)
+        loss = loss + distill_weight * _normalise(kl, mask, how, denominator)
+        sums.add("distill_kl", kl.sum(), tokens)
+        with torch.no_grad():
+            agree = (student_logits.argmax(-1) == teacher_logits.argmax(-1)).float() * mask
+        sums.add("student_agree", agree.sum(), tokens)
+    with torch.no_grad():
+        sums.add("entropy", (token_entropy(teacher_logits.detach()) * mask).sum(), tokens)
+        sums.add("nll_teacher", -(logprobs.detach() * mask).sum(), tokens)
+    sums.add("loss", loss.detach(), 1.0 / rt.world)  # summed over processes: the global loss of this update
+    return loss * rt.world, sums
+
+
+def rollout_sums(rollouts: Rollouts) -> Sums:
+    """Reward, accuracy, length and KV figures of a rollout batch (full cache measured; beacon by the layout)."""
+    sums = Sums()
+    rows = len(rollouts)
+    sums.add("reward", rollouts.rewards.sum(), rows)
+    sums.add("accuracy", (rollouts.rewards >= 1.0).float().sum(), rows)
+    sums.add("completion_len", sum(len(c) for c in rollouts.completions), rows)
+    sums.add("truncated", sum(s.stop_reason == "length" for s in rollouts.stats), rows)
+    sums.add("kv_peak_full", sum(s.peak_kv_entries for s in rollouts.stats), rows)
+    student_peak = sum(
+        expected_peak_entries(s.prompt_tokens, max(s.generated_tokens - 1, 0), ratio)
+        for s, ratio in zip(rollouts.stats, rollouts.ratios)
+    )
+    sums.add("kv_peak_student", student_peak, rows)
+    generated = sum(s.generated_tokens for s in rollouts.stats)
+    sums.add("gen_tokens_per_s", generated, rollouts.generation_s)
+    return sums

@@ -1,0 +1,421 @@
+"""The training loop: stages (sft, rl, two-stage distill) on `accelerate`, with exact resume.
+
+Runs the same under `python`, `accelerate launch` and `torchrun`: the global batch of every step is a pure
+function of (seed, stage, step); each process takes its contiguous shard, losses are divided by global token (or
+sequence) counts, and gradients are averaged by data parallelism — so N processes train on the same global batch
+as one. Only the main process writes files.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import shutil
+import time
+from pathlib import Path
+
+import torch
+
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.generation import generate
+from breadcrumbs.models import load_model
+from breadcrumbs.policies import BeaconPolicy, FullCache
+from breadcrumbs.tasks import get_task
+from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
+from breadcrumbs.training.config import TrainConfig, config_from_dict, dump_config
+from breadcrumbs.training.data import ProblemSource, derive_seed, encode_traces, sample_ratios, shard
+from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, sequence_logprobs
+from breadcrumbs.training.runtime import Runtime, Sums
+from breadcrumbs.training.sft import sft_loss
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LOGGER = "breadcrumbs.training"
+
+
+def lr_lambda(kind: str, warmup: int, total: int):
+    """Multiplier of the base learning rate at a stage step: linear warmup, then constant / linear / cosine."""
+
+    def factor(step: int) -> float:
+        if warmup and step < warmup:
+            return (step + 1) / warmup
+        if kind == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total - warmup)
+        if kind == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def distill_weight_at(config: TrainConfig, stage: str, step: int) -> float:
+    """The distillation coefficient at a stage step (0 when this stage does no distillation)."""
+    mode = config.distill.mode
+    if mode == "off" or (stage == "rl" and mode == "two_stage"):
+        return 0.0
+    weight = config.distill.weight
+    if config.distill.schedule == "linear_warmup" and config.distill.warmup_steps:
+        weight *= min(1.0, (step + 1) / config.distill.warmup_steps)
+    return weight
+
+
+def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_size: int) -> dict:
+    """Greedy accuracy (verifier reward 1) with the full cache and with beacons at each ratio, and peak KV."""
+    was_training = rt.base.training
+    rt.base.eval()
+    prompts = [task.prompt(problem) for problem in problems]
+    result = {}
+    for label, policy in [("full", FullCache())] + [(f"c{r}", BeaconPolicy(r)) for r in ratios]:
+        out = generate(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        correct = [task.verify(problem, text) >= 1.0 for problem, text in zip(problems, out.texts)]
+        result[f"acc_{label}"] = sum(correct) / max(1, len(correct))
+        result[f"kv_peak_{label}"] = sum(s.peak_kv_entries for s in out.stats) / max(1, len(out.stats))
+    rt.base.train(was_training)
+    return result
+
+
+class TrainingInterrupted(RuntimeError):
+    """Raised by the `stop_after` test hook: the process 'dies' right after a step, as a kill would leave it."""
+
+
+class Trainer:
+    """Owns one run directory. `run()` trains every remaining stage and returns the final checkpoint path."""
+
+    def __init__(
+        self, config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
+        device: str | None = None, echo: bool | None = None,
+    ):
+        from accelerate import Accelerator
+
+        self.run_dir = Path(out_dir)
+        self.stop_after: int | None = None  # test hook: abort after this global step (simulates a kill)
+        self.progress = progress
+        self.echo = progress if echo is None else echo
+        self.resume_from = None
+        if resume:
+            self.resume_from = latest_checkpoint(self.run_dir)
+            if self.resume_from is None and not (self.run_dir / "config.yaml").exists():
+                raise BreadcrumbsError(
+                    f"--resume: no run at {str(self.run_dir)!r} (no checkpoints/latest); drop --resume to start it"
+                )
+        elif latest_checkpoint(self.run_dir) is not None:
+            raise BreadcrumbsError(
+                f"{str(self.run_dir)!r} already holds a run; pass --resume to continue it or choose another --out"
+            )
+        if config is None:
+            saved = self.run_dir / "config.yaml"
+            if not saved.is_file():
+                raise BreadcrumbsError(f"no config given and none saved in {str(self.run_dir)!r}; pass --config FILE")
+            import yaml
+
+            config = config_from_dict(yaml.safe_load(saved.read_text()))
+        self.config = config
+        device = device or config.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=config.mixed_precision)
+        self.main = self.accelerator.is_main_process
+        self.task = get_task(config.task.name)
+        self.source = ProblemSource(self.task, config.task, config.seed)
+        self.logger = logging.getLogger(f"{LOGGER}.{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        if self.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            handler = logging.FileHandler(self.run_dir / "train.log")
+            handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+            self.logger.addHandler(handler)
+            dump_config(config, self.run_dir / "config.yaml")
+        self.accelerator.wait_for_everyone()
+
+    # ----- setup ------------------------------------------------------------------------------------------
+    def _load_model(self):
+        cfg = self.config.model
+        dtype = DTYPES[cfg.dtype]
+        name = str(self.resume_from) if self.resume_from else cfg.name
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        if not self.progress:
+            hf_logging.disable_progress_bar()
+        try:
+            model, tokenizer = load_model(
+                name, arch=cfg.arch, device=str(self.accelerator.device), dtype=dtype,
+                attn_implementation=cfg.attn_implementation, seed=self.config.seed,
+            )
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        if cfg.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        model.train()
+        return model, tokenizer
+
+    def _optimizer(self, model, lr: float):
+        o = self.config.optim
+        return torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=lr, betas=(o.beta1, o.beta2), eps=o.eps,
+            weight_decay=o.weight_decay,
+        )
+
+    def log(self, message: str) -> None:
+        if self.main:
+            self.logger.info(message)
+            if self.echo:
+                from tqdm.auto import tqdm
+
+                tqdm.write(message)
+
+    def _write_metrics(self, record: dict) -> None:
+        if self.main:
+            with open(self.run_dir / "metrics.jsonl", "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+    def _truncate_metrics(self, step: int) -> None:
+        """On resume, drop records written after the checkpoint we resume from (they will be written again)."""
+        path = self.run_dir / "metrics.jsonl"
+        if not self.main or not path.exists():
+            return
+        kept = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                pass
+        path.write_text("".join(line + "\n" for line in kept))
+
+    # ----- the loop ---------------------------------------------------------------------------------------
+    def run(self) -> Path:
+        cfg = self.config
+        acc = self.accelerator
+        model, tokenizer = self._load_model()
+        self.model = model
+        wrapped = acc.prepare(model)
+        rt = Runtime(wrapped, model, tokenizer, acc)
+        state = load_state(self.resume_from) if self.resume_from else None
+        global_step = resumed_step = state["global_step"] if state else 0
+        if state:
+            self._truncate_metrics(global_step)
+            self.log(f"resuming from {self.resume_from} at step {global_step} ({state['stage']} step {state['stage_step']})")
+        elif self.main and (self.run_dir / "metrics.jsonl").exists():
+            (self.run_dir / "metrics.jsonl").unlink()
+        total = cfg.total_steps
+        bar = None
+        if self.progress and self.main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=total, initial=global_step, desc="train", unit="step", dynamic_ncols=True)
+        eval_problems = self.source.eval_problems()
+        eval_ratios = cfg.eval.ratios or cfg.beacon.ratios
+        eval_tokens = cfg.eval.max_new_tokens or cfg.rl.max_new_tokens
+        final = self.resume_from
+        stage_start = 0
+        last_eval_step = -1
+        for stage, steps in cfg.stages():
+            stage_end = stage_start + steps
+            if global_step >= stage_end:
+                stage_start = stage_end
+                continue
+            first = global_step - stage_start
+            lr = cfg.sft.lr if stage == "sft" else cfg.rl.lr
+            stage_cfg = cfg.sft if stage == "sft" else cfg.rl
+            optimizer = self._optimizer(model, lr)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer, lr_lambda(stage_cfg.scheduler, stage_cfg.warmup_steps, steps)
+            )
+            optimizer = acc.prepare(optimizer)
+            if state and state["stage"] == stage and first > 0:
+                optimizer.load_state_dict(state["optimizer"])
+                scheduler.load_state_dict(state["scheduler"])
+                if acc.process_index == 0:
+                    set_rng_state(state["rng"])
+            reference = self._reference(model, stage, first) if stage != "sft" and cfg.rl.kl_coef > 0 else None
+            resumed_here = self.resume_from is not None and global_step == resumed_step
+            if stage == "rl" and first == 0 and last_eval_step != global_step and not resumed_here:
+                self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage, "before")
+            for step in range(first, steps):
+                torch.manual_seed(derive_seed(cfg.seed, "torch", global_step, acc.process_index))
+                started = time.perf_counter()
+                if stage == "sft":
+                    metrics = self._sft_step(rt, optimizer, step)
+                else:
+                    metrics = self._rl_step(rt, optimizer, stage, step, reference)
+                scheduler.step()
+                global_step += 1
+                metrics.update(kind="train", stage=stage, step=global_step, lr=scheduler.get_last_lr()[0],
+                               step_time_s=time.perf_counter() - started)
+                if "tokens" in metrics:
+                    metrics["train_tokens_per_s"] = metrics.pop("tokens") / metrics["step_time_s"]
+                self._write_metrics(metrics)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("loss", "reward", "distill_kl") if k in metrics})
+                if global_step % cfg.log_every == 0:
+                    shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
+                    self.log(f"step {global_step} [{stage}] " + " ".join(f"{k}={v}" for k, v in shown.items()))
+                stage_done = step + 1 == steps
+                if cfg.eval.every and global_step % cfg.eval.every == 0 or stage_done:
+                    self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage,
+                                   "end" if stage_done else "periodic")
+                    last_eval_step = global_step
+                if global_step % cfg.checkpoint.every == 0 or stage_done:
+                    final = self._save(model, tokenizer, optimizer, scheduler, stage, step + 1, global_step)
+                if self.stop_after is not None and global_step >= self.stop_after:
+                    raise TrainingInterrupted(f"stopped after step {global_step} (stop_after)")
+            stage_start = stage_end
+            state = None
+        if bar is not None:
+            bar.close()
+        acc.wait_for_everyone()
+        if self.main:
+            from breadcrumbs.training.plots import plot_metrics
+
+            if (self.run_dir / "metrics.jsonl").exists():
+                plot_metrics(self.run_dir / "metrics.jsonl", self.run_dir / "training_curves.png")
+        final = latest_checkpoint(self.run_dir) or final
+        self.log(f"done: final checkpoint {final}")
+        acc.wait_for_everyone()
+        return final
+
+    def _reference(self, model, stage: str, first: int):
+        """The frozen reference for the KL penalty: the model at the start of RL, saved once in `reference/`."""
+        path = self.run_dir / "reference"
+        if first == 0 and stage == "rl" or not (path / "config.json").is_file():
+            if self.main:
+                temp = self.run_dir / ".reference-tmp"
+                shutil.rmtree(temp, ignore_errors=True)
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+                model.save_pretrained(temp)
+                hf_logging.enable_progress_bar()
+                shutil.rmtree(path, ignore_errors=True)
+                temp.replace(path)
+            self.accelerator.wait_for_everyone()
+            reference = copy.deepcopy(model)
+        else:
+            from transformers import AutoModelForCausalLM
+
+            reference = AutoModelForCausalLM.from_pretrained(
+                path, dtype=model.dtype, attn_implementation=model.config._attn_implementation
+            ).to(model.device)
+        reference.eval().requires_grad_(False)
+        return reference
+
+    def _save(self, model, tokenizer, optimizer, scheduler, stage, stage_step, global_step) -> Path:
+        cfg = self.config
+        size = cfg.sft.batch_size if stage == "sft" else cfg.rl.batch_size // cfg.rl.group_size
+        state = {
+            "global_step": global_step, "stage": stage, "stage_step": stage_step,
+            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state(),
+            "cursor": self.source.cursor(stage, stage_step, size), "config": cfg.to_dict(),
+        }
+        path = self.run_dir / "checkpoints" / f"step-{global_step}"
+        if self.main:
+            path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep)
+        self.accelerator.wait_for_everyone()
+        return path
+
+    def _evaluate(self, rt, problems, ratios, max_new_tokens, step, stage, when) -> None:
+        if not problems:
+            return
+        if self.main:
+            started = time.perf_counter()
+            result = evaluate(rt, self.task, problems, ratios, max_new_tokens, self.config.eval.batch_size)
+            record = {"kind": "eval", "stage": stage, "when": when, "step": step, **result,
+                      "eval_time_s": time.perf_counter() - started}
+            self._write_metrics(record)
+            self.log(f"eval step {step} [{stage} {when}] " + " ".join(
+                f"{k}={v:.3f}" for k, v in result.items() if k.startswith("acc_")))
+        self.accelerator.wait_for_everyone()
+
+    def _clip_and_step(self, rt, optimizer) -> float:
+        clip = self.config.optim.grad_clip
+        if clip > 0:
+            norm = float(self.accelerator.clip_grad_norm_(rt.model.parameters(), clip))
+        else:
+            norm = float(torch.norm(torch.stack([p.grad.norm() for p in rt.model.parameters() if p.grad is not None])))
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    # ----- steps ------------------------------------------------------------------------------------------
+    def _sft_step(self, rt: Runtime, optimizer, step: int) -> dict:
+        cfg = self.config
+        problems = self.source.batch("sft", step, cfg.sft.batch_size)
+        if cfg.sft.batch_size % rt.world:
+            raise BreadcrumbsError(
+                f"sft.batch_size {cfg.sft.batch_size} does not split over {rt.world} processes; use a multiple"
+            )
+        prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
+        ratios = sample_ratios(cfg.beacon.ratios, len(problems), derive_seed(cfg.seed, "sft-ratio", step))
+        global_tokens = sum(len(c) for c in completions)
+        mine = lambda items: shard(items, rt.rank, rt.world)  # noqa: E731
+        loss, sums = sft_loss(
+            rt, mine(prompts), mine(completions), mine(ratios), cfg.sft.student_weight, global_tokens,
+            cfg.sft.fused_forward,
+        )
+        rt.backward(loss)
+        norm = self._clip_and_step(rt, optimizer)
+        metrics = sums.means(rt)
+        metrics.update(grad_norm=norm, tokens=float(global_tokens))
+        return metrics
+
+    def _rl_step(self, rt: Runtime, optimizer, stage: str, step: int, reference) -> dict:
+        cfg = self.config
+        rl = cfg.rl
+        prompts_per_step = rl.batch_size // rl.group_size
+        if prompts_per_step % rt.world:
+            raise BreadcrumbsError(
+                f"rl.batch_size / rl.group_size = {prompts_per_step} prompts do not split over {rt.world} processes; "
+                f"make rl.batch_size a multiple of {rl.group_size * rt.world}"
+            )
+        problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
+        all_ratios = sample_ratios(cfg.beacon.ratios, rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step))
+        ratios = shard(all_ratios, rt.rank, rt.world)
+        rollouts = collect_rollouts(
+            rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
+        )
+        rl_weight = 1.0 if stage == "rl" else 0.0
+        distill_weight = distill_weight_at(cfg, stage, step)
+        local = len(rollouts)
+        per_update = (rl.minibatch_size or rl.batch_size) // rt.world
+        chunks = [list(range(i, min(i + per_update, local))) for i in range(0, local, per_update)]
+        parts = [rollouts.rows(chunk) for chunk in chunks]
+        reuse = rl.updates_per_batch > 1 or len(parts) > 1
+        old = [sequence_logprobs(rt, rt.model, part) for part in parts] if reuse and rl_weight else [None] * len(parts)
+        ref = [sequence_logprobs(rt, reference, part) for part in parts] if reference is not None and rl_weight else [None] * len(parts)
+        counts = rt.global_sum([
+            float(sum(len(c) for c in part.completions)) if rl.loss_norm == "token" else float(len(part))
+            for part in parts
+        ])
+        sums = rollout_sums(rollouts)
+        norms = []
+        for _ in range(rl.updates_per_batch):
+            for part, old_lp, ref_lp, denominator in zip(parts, old, ref, counts):
+                loss, part_sums = rl_loss(rt, part, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp, ref_lp)
+                rt.backward(loss)
+                norms.append(self._clip_and_step(rt, optimizer))
+                for name, (total, count) in part_sums.values.items():
+                    sums.add(name, total, count)
+        metrics = sums.means(rt)
+        metrics.update(grad_norm=sum(norms) / len(norms), distill_weight=distill_weight,
+                       generation_s=rollouts.generation_s,
+                       tokens=float(rt.global_sum([sum(len(c) for c in rollouts.completions)])[0]))
+        return metrics
+
+
+def train(
+    config: TrainConfig | None,
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    device: str | None = None,
+    echo: bool | None = None,
+) -> Path:
+    """Train per `config` into `out_dir` (resuming from its latest checkpoint when `resume`); returns the final
+    checkpoint directory (an HF `save_pretrained` dir with the beacon token, loadable by `load_model`)."""
+    return Trainer(config, out_dir, resume=resume, progress=progress, device=device, echo=echo).run()
