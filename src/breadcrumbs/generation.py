@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
@@ -21,6 +22,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from breadcrumbs.beacon.cache import SlotCache
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length
+from breadcrumbs.policies.attention import QueryRecorder
 from breadcrumbs.policies.base import CachePolicy, FullCache
 
 
@@ -82,6 +84,7 @@ class DecodeSession:
         self.next_position = self.prompt_mask.sum(dim=1)
         self.tokens_fed = 0
         self.last_output = None
+        self.last_queries = None  # per-layer newest queries, recorded only for policies with `needs_queries`
         self.peak_entries = torch.zeros(batch, dtype=torch.long)
         self.entry_sum = torch.zeros(batch, dtype=torch.float64)
         self.forwards = torch.zeros(batch, dtype=torch.long)
@@ -101,7 +104,8 @@ class DecodeSession:
 
     def _forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor, logits_to_keep: int):
         mask = self._attention_mask(input_ids.shape[1])
-        with torch.no_grad():
+        recorder = QueryRecorder(self.model) if getattr(self.policy, "needs_queries", False) else nullcontext()
+        with torch.no_grad(), recorder as queries:
             output = self.model(
                 input_ids=input_ids,
                 attention_mask=mask,
@@ -111,6 +115,7 @@ class DecodeSession:
                 logits_to_keep=logits_to_keep,
             )
         self.last_output = output
+        self.last_queries = queries
         self._account()
         return output.logits[:, -1].float()
 

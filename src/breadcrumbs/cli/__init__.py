@@ -31,6 +31,7 @@ def _root() -> None:
 
 # Each module registers its commands on `app` when imported.
 from breadcrumbs.cli import generate_cmd  # noqa: E402,F401
+from breadcrumbs.cli import eval_cmd, report_cmd  # noqa: E402,F401
 from breadcrumbs.cli import train_cmd  # noqa: E402,F401
 from breadcrumbs.cli import tasks_cmd  # noqa: E402,F401
 

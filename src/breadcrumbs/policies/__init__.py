@@ -7,6 +7,12 @@ from collections.abc import Callable
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.base import CachePolicy, FullCache
 from breadcrumbs.policies.beacon import BeaconPolicy
+from breadcrumbs.policies.h2o import H2OPolicy
+from breadcrumbs.policies.knorm import KnormPolicy
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, parse_budget
+from breadcrumbs.policies.snapkv import SnapKVPolicy
+from breadcrumbs.policies.streaming import StreamingPolicy
+from breadcrumbs.policies.tova import TOVAPolicy
 
 
 def _int_argument(spec: str, argument: str | None) -> int:
@@ -27,6 +33,13 @@ def _no_argument(spec: str, argument: str | None) -> None:
 POLICY_FACTORIES: dict[str, Callable[[str, str | None], CachePolicy]] = {
     "full": lambda spec, argument: _no_argument(spec, argument) or FullCache(),
     "beacon": lambda spec, argument: BeaconPolicy(_int_argument(spec, argument)),
+    # Training-free eviction baselines: `name:BUDGET` (generated entries kept besides the prompt) or
+    # `name:@beacon:8[@mean]` (budget matched per problem to another method's measured peak/mean entries).
+    "streaming": lambda spec, argument: StreamingPolicy(parse_budget(spec, argument)),
+    "h2o": lambda spec, argument: H2OPolicy(parse_budget(spec, argument)),
+    "tova": lambda spec, argument: TOVAPolicy(parse_budget(spec, argument)),
+    "snapkv": lambda spec, argument: SnapKVPolicy(parse_budget(spec, argument)),
+    "knorm": lambda spec, argument: KnormPolicy(parse_budget(spec, argument)),
 }
 
 
@@ -39,4 +52,17 @@ def policy_from_spec(spec: str) -> CachePolicy:
     return factory(spec, argument or None)
 
 
-__all__ = ["POLICY_FACTORIES", "BeaconPolicy", "CachePolicy", "FullCache", "policy_from_spec"]
+__all__ = [
+    "POLICY_FACTORIES",
+    "BeaconPolicy",
+    "BudgetMatch",
+    "CachePolicy",
+    "FullCache",
+    "H2OPolicy",
+    "KnormPolicy",
+    "ScoredEvictionPolicy",
+    "SnapKVPolicy",
+    "StreamingPolicy",
+    "TOVAPolicy",
+    "policy_from_spec",
+]

@@ -1,0 +1,75 @@
+"""`breadcrumbs eval`: run methods (cache policies) over a task's problems into a resumable results JSONL."""
+
+from __future__ import annotations
+
+import warnings
+
+import typer
+
+from breadcrumbs.cli import app
+from breadcrumbs.cli.options import ArchOption, DeviceOption, ModelOption, QuietOption, SeedOption, resolve_device
+from breadcrumbs.errors import BreadcrumbsError
+
+METHODS_HELP = (
+    "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm:BUDGET (generated KV entries "
+    "kept besides the prompt), or NAME:@REF[@mean] to match REF's per-problem peak (or mean) KV entries."
+)
+
+
+def parse_difficulty(values: list[str]) -> dict[str, int]:
+    """`--difficulty k=v` options -> {k: int(v)}; a malformed one is a one-line error."""
+    knobs = {}
+    for value in values:
+        key, sep, number = value.partition("=")
+        try:
+            knobs[key.strip()] = int(number)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise BreadcrumbsError(f"--difficulty {value!r}: write KNOB=INTEGER, e.g. --difficulty numbers=4")
+    return knobs
+
+
+@app.command(
+    "eval",
+    epilog="Examples:\n\n  breadcrumbs eval --model tiny --task countdown --n 32 "
+    "--methods full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:4 --out results.jsonl\n\n"
+    "  breadcrumbs report results.jsonl --out report/",
+)
+def eval_command(
+    task: str = typer.Option(..., "--task", help="Task name: countdown, linsys, stargraph."),
+    methods: str = typer.Option("full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:8", "--methods", help=METHODS_HELP),
+    out: str = typer.Option(..., "--out", "-o", help="Results JSONL (appended to; rerunning resumes)."),
+    n: int = typer.Option(32, "--n", help="Number of problems (generated from --seed)."),
+    model: str = ModelOption,
+    arch: str = ArchOption,
+    difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Stop each completion after this many tokens."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Problems decoded together."),
+    temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (default)."),
+    seed: int = SeedOption,
+    device: str = DeviceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Evaluate cache policies on a task; one JSON line per problem x method."""
+    from breadcrumbs.evaluation import evaluate, markdown_table, parse_methods, summarize
+    from breadcrumbs.models import PRESETS, load_model
+    from breadcrumbs.tasks import get_task
+
+    if n < 1:
+        raise BreadcrumbsError(f"--n must be >= 1, got {n}")
+    parse_methods(methods)  # refuse bad specs before loading anything
+    task_object = get_task(task)
+    problems = task_object.generate(n, seed=seed, **parse_difficulty(difficulty))
+    loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
+    model_id = f"{model}/{arch}" if model in PRESETS else model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = evaluate(
+            loaded, tokenizer, task_object, problems, methods, max_new_tokens=max_new_tokens, batch_size=batch_size,
+            temperature=temperature, seed=seed, out=out, model_id=model_id, progress=not quiet,
+        )
+    for warning in caught:
+        typer.echo(f"warning: {warning.message}", err=True)
+    typer.echo(f"{result.new} new records, {result.skipped} already in {out}")
+    typer.echo(markdown_table(summarize(result.records)), nl=False)

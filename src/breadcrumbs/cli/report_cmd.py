@@ -1,0 +1,26 @@
+"""`breadcrumbs report`: a results JSONL -> Pareto plot (PNG + SVG), report.md and summary.json."""
+
+from __future__ import annotations
+
+import typer
+
+from breadcrumbs.cli import app
+from breadcrumbs.cli.options import QuietOption
+
+
+@app.command(epilog="Example:\n\n  breadcrumbs report results.jsonl --out report/")
+def report(
+    results: str = typer.Argument(..., help="Results JSONL written by `breadcrumbs eval`."),
+    out: str = typer.Option("report", "--out", "-o", help="Output folder."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG/SVG plot."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Summarise results: memory–accuracy Pareto plot, markdown table, JSON summary."""
+    from breadcrumbs.evaluation import markdown_table, write_report
+
+    written = write_report(results, out, plot=not no_plot)
+    for warning in written.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if not quiet:
+        typer.echo(markdown_table(written.summaries), nl=False)
+    typer.echo("wrote " + ", ".join(str(path) for path in written.paths))

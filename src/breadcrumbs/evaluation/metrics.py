@@ -1,0 +1,128 @@
+"""Per (task, method) summaries of result records: accuracy with a bootstrap CI, KV entries and bytes, speed.
+
+Deterministic: the bootstrap uses a fixed seed and the same resamples for every method with the same number of
+problems, and methods are ordered by a fixed rule (full cache, beacons, then baselines by name; larger caches first).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_SAMPLES = 2000
+CONFIDENCE = 0.95
+FAMILY_ORDER = ("full", "beacon")
+
+
+def bootstrap_ci(
+    values, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean of `values` (fixed seed: same input, same interval)."""
+    data = np.asarray(values, dtype=np.float64)
+    if data.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = data[rng.integers(0, data.size, size=(samples, data.size))].mean(axis=1)
+    tail = (1.0 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+@dataclass
+class MethodSummary:
+    """One row of the report: a method on a task, averaged over its problems."""
+
+    task: str
+    method: str
+    family: str
+    problems: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    mean_reward: float
+    peak_kv_entries: float  # mean over problems of each problem's peak
+    mean_kv_entries: float  # mean over problems of each problem's mean
+    max_peak_kv_entries: int
+    peak_kv_bytes: float
+    mean_kv_bytes: float
+    prompt_tokens: float
+    generated_tokens: float
+    time_s: float
+    tokens_per_s: float
+    budget: float | None  # mean per-problem budget of an eviction baseline (generated entries)
+    ratio: int | None  # beacon compression ratio
+    kv_saving_vs_full: float | None  # 1 - peak entries / full cache's peak entries (same task)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return float(sum(values) / len(values)) if values else float("nan")
+
+
+def sort_key(summary: MethodSummary) -> tuple:
+    family_rank = FAMILY_ORDER.index(summary.family) if summary.family in FAMILY_ORDER else len(FAMILY_ORDER)
+    return (summary.task, family_rank, summary.family, -summary.peak_kv_entries, summary.method)
+
+
+def dedupe(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """Keep the first record of each (task, method, problem); a warning counts the repeats dropped."""
+    seen, kept, repeats = set(), [], 0
+    for record in records:
+        key = (record["task"], record["method"], record["problem_id"])
+        if key in seen:
+            repeats += 1
+            continue
+        seen.add(key)
+        kept.append(record)
+    return kept, ([f"{repeats} repeated (task, method, problem) records ignored"] if repeats else [])
+
+
+def summarize(records: list[dict]) -> list[MethodSummary]:
+    """Summaries per (task, method), in report order."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for record in records:
+        groups[(record["task"], record["method"])].append(record)
+    summaries = []
+    for (task, method), rows in groups.items():
+        rows = sorted(rows, key=lambda row: row["problem_id"])
+        correct = [1.0 if row["correct"] else 0.0 for row in rows]
+        low, high = bootstrap_ci(correct)
+        tokens = sum(row["generated_tokens"] for row in rows)
+        seconds = sum(row["time_s"] for row in rows)
+        budgets = [row["budget"] for row in rows if isinstance(row.get("budget"), (int, float))]
+        ratio = rows[0].get("ratio")
+        summaries.append(
+            MethodSummary(
+                task=task,
+                method=method,
+                family=rows[0]["family"],
+                problems=len(rows),
+                accuracy=_mean(correct),
+                ci_low=low,
+                ci_high=high,
+                mean_reward=_mean(float(row.get("reward", row["correct"])) for row in rows),
+                peak_kv_entries=_mean(row["peak_kv_entries"] for row in rows),
+                mean_kv_entries=_mean(row["mean_kv_entries"] for row in rows),
+                max_peak_kv_entries=max(row["peak_kv_entries"] for row in rows),
+                peak_kv_bytes=_mean(row["peak_kv_bytes"] for row in rows),
+                mean_kv_bytes=_mean(row["mean_kv_bytes"] for row in rows),
+                prompt_tokens=_mean(row["prompt_tokens"] for row in rows),
+                generated_tokens=_mean(row["generated_tokens"] for row in rows),
+                time_s=float(seconds),
+                tokens_per_s=float(tokens / seconds) if seconds > 0 else float("nan"),
+                budget=_mean(budgets) if budgets else None,
+                ratio=ratio if isinstance(ratio, int) and not isinstance(ratio, bool) else None,
+                kv_saving_vs_full=None,
+            )
+        )
+    full = {s.task: s.peak_kv_entries for s in summaries if s.family == "full"}
+    for summary in summaries:
+        if summary.task in full and full[summary.task] > 0:
+            summary.kv_saving_vs_full = 1.0 - summary.peak_kv_entries / full[summary.task]
+    return sorted(summaries, key=sort_key)

@@ -1,0 +1,93 @@
+"""The memory–accuracy Pareto plot: accuracy against mean peak KV entries, one curve per method family.
+
+Matplotlib's object API rendered by Agg (no pyplot, no display needed); PNG and SVG, rendered deterministically (no timestamps, fixed
+SVG ids), so the same results file gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from breadcrumbs.evaluation.metrics import MethodSummary
+from breadcrumbs.evaluation.results import atomic_write
+
+FAMILY_STYLE = {
+    "full": dict(color="black", marker="*", markersize=13),
+    "beacon": dict(color="#d62728", marker="o", markersize=7),
+    "tova": dict(color="#1f77b4", marker="s", markersize=6),
+    "h2o": dict(color="#2ca02c", marker="^", markersize=7),
+    "snapkv": dict(color="#9467bd", marker="D", markersize=6),
+    "streaming": dict(color="#ff7f0e", marker="v", markersize=7),
+    "knorm": dict(color="#8c564b", marker="P", markersize=7),
+}
+FAMILY_NAME = {
+    "full": "Full cache", "beacon": "Beacons (learned)", "tova": "TOVA", "h2o": "H2O", "snapkv": "SnapKV",
+    "streaming": "StreamingLLM", "knorm": "K-norm",
+}
+EXTRA_COLORS = ["#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def _point_label(summary: MethodSummary) -> str:
+    """`c=4` for a beacon ratio, `B=64` for a fixed budget; matched baselines sit at their reference's x: no label."""
+    if summary.ratio is not None:
+        return f"c={summary.ratio}"
+    argument = summary.method.partition(":")[2]
+    return f"B={argument}" if argument.isdigit() else ""
+
+
+def pareto_figure(summaries: list[MethodSummary]):
+    """A matplotlib Figure with one panel per task."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure state
+
+    tasks = sorted({s.task for s in summaries})
+    figure = Figure(figsize=(5.2 * max(len(tasks), 1), 4.0), dpi=150, layout="constrained")
+    axes = figure.subplots(1, max(len(tasks), 1), squeeze=False)[0]
+    extra = iter(EXTRA_COLORS * 4)
+    styles = dict(FAMILY_STYLE)
+    for axis, task in zip(axes, tasks):
+        rows = [s for s in summaries if s.task == task]
+        known = list(FAMILY_STYLE)
+        families = sorted({s.family for s in rows}, key=lambda f: (known.index(f) if f in known else len(known), f))
+        for family in families:
+            if family not in styles:
+                styles[family] = dict(color=next(extra), marker="o", markersize=6)
+            style = styles[family]
+            points = sorted((s for s in rows if s.family == family), key=lambda s: s.peak_kv_entries)
+            xs = [s.peak_kv_entries for s in points]
+            ys = [100 * s.accuracy for s in points]
+            errors = [
+                [100 * max(s.accuracy - s.ci_low, 0) for s in points],
+                [100 * max(s.ci_high - s.accuracy, 0) for s in points],
+            ]
+            axis.errorbar(
+                xs, ys, yerr=errors, label=FAMILY_NAME.get(family, family), linestyle="none" if family == "full" else "-",
+                linewidth=1.4, capsize=3, elinewidth=0.9, color=style["color"], marker=style["marker"],
+                markersize=style["markersize"], zorder=3 if family == "full" else 2,
+            )
+            for point, x, y in zip(points, xs, ys):
+                label = _point_label(point)
+                if label:
+                    axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                                  color=style["color"])
+        axis.set_title(task)
+        axis.set_xlabel("KV cache entries per sequence (mean of per-problem peak)")
+        axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]")
+        axis.set_ylim(-3, 103)
+        axis.grid(True, alpha=0.3, linewidth=0.6)
+        axis.legend(fontsize=8, frameon=False, loc="best")
+    return figure
+
+
+def write_pareto(summaries: list[MethodSummary], out_dir: str | Path, stem: str = "pareto") -> list[Path]:
+    """Render the plot to `out_dir/stem.png` and `.svg` (atomic writes); returns the paths."""
+    import matplotlib
+
+    figure = pareto_figure(summaries)
+    paths = []
+    with matplotlib.rc_context({"svg.hashsalt": "breadcrumbs", "svg.fonttype": "path"}):
+        for fmt, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=fmt, metadata=metadata)
+            paths.append(atomic_write(Path(out_dir) / f"{stem}.{fmt}", buffer.getvalue()))
+    return paths

@@ -1,0 +1,235 @@
+"""Run methods (cache policies) over a task's problems and record one JSON line per problem x method.
+
+Methods are policy specs (`full`, `beacon:8`, `tova:64`, `tova:@beacon:8`, `h2o:@beacon:4@mean`). A matched spec
+takes its budget per problem from the reference method's measured KV entries on that problem, so references run
+first (and are added to the run if not listed): with `@beacon:8` (peak) the budget is the generated entries of
+beacon:8's peak (`peak_kv_entries - prompt_tokens`), so the baseline never holds more than the beacon did at its
+peak; with `@beacon:8@mean` it is the budget whose mean entries over the reference's generation length come
+closest to the reference's mean.
+
+Resumable: with `out`, (task, problem, method) pairs already in the file are skipped, each new record is appended
+as one flushed line, and a truncated last line left by a kill is dropped and rerun.
+"""
+
+from __future__ import annotations
+
+import warnings as warnings_module
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.generation import generate
+from breadcrumbs.policies import BeaconPolicy, CachePolicy, ScoredEvictionPolicy, policy_from_spec
+from breadcrumbs.policies.scored import BudgetMatch
+
+# Config fields that must agree for a results file to be resumed.
+RUN_FIELDS = ("model", "max_new_tokens", "temperature", "top_p")
+
+
+@dataclass
+class Method:
+    """A parsed method: its canonical spec (`label`), family, and policy (budget unresolved when matched)."""
+
+    label: str
+    family: str
+    policy: CachePolicy
+
+    @property
+    def match(self) -> BudgetMatch | None:
+        return getattr(self.policy, "match", None)
+
+
+def parse_methods(methods: str | Sequence[str]) -> list[Method]:
+    """Parse comma-separated (or listed) specs; references of matched specs are added before them. Bad specs
+    raise BreadcrumbsError before anything runs."""
+    specs = methods.split(",") if isinstance(methods, str) else list(methods)
+    specs = [spec.strip() for spec in specs if spec.strip()]
+    if not specs:
+        raise BreadcrumbsError("no methods given; e.g. --methods full,beacon:4,tova:@beacon:4")
+    parsed: dict[str, Method] = {}
+    matched: list[Method] = []
+    for spec in specs:
+        policy = policy_from_spec(spec)
+        method = Method(policy.label, policy.name, policy)
+        if method.match is None:
+            parsed.setdefault(method.label, method)
+        else:
+            matched.append(method)
+    for method in matched:
+        reference = policy_from_spec(method.match.reference)
+        if getattr(reference, "match", None) is not None:
+            raise BreadcrumbsError(f"method {method.label}: the matched method must have its own budget")
+        method.policy.match = BudgetMatch(reference.label, method.match.statistic)
+        method.label = method.policy.label
+        parsed.setdefault(reference.label, Method(reference.label, reference.name, reference))
+    for method in matched:
+        parsed.setdefault(method.label, method)
+    return list(parsed.values())
+
+
+def budget_from_reference(record: dict, statistic: str) -> int:
+    """The generated-entry budget that matches a reference record's measured peak or mean entries."""
+    if statistic == "peak":
+        return max(1, int(record["peak_kv_entries"]) - int(record["prompt_tokens"]))
+    target = float(record["mean_kv_entries"]) - int(record["prompt_tokens"])
+    forwards = max(1, int(record["generated_tokens"]))  # the prefill plus one forward per fed token
+    fed = forwards - 1
+    best, best_gap = 1, float("inf")
+    for budget in range(1, max(fed, 1) + 1):
+        mean = (sum(min(step, budget) for step in range(1, fed + 1))) / forwards
+        if abs(mean - target) < best_gap - 1e-12:
+            best, best_gap = budget, abs(mean - target)
+    return best
+
+
+@dataclass
+class EvalResult:
+    """Every record of the requested (problem, method) pairs — read back from `out` or newly run — in run order."""
+
+    records: list[dict]
+    new: int
+    skipped: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def evaluate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    task,
+    problems: Sequence,
+    methods: str | Sequence[str],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 16,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    out: str | Path | None = None,
+    model_id: str | None = None,
+    progress: bool = False,
+    on_record: Callable[[dict], None] | None = None,
+) -> EvalResult:
+    """Evaluate every method on every problem (greedy by default) and return the records.
+
+    `task` is a `Task` or its name. With `out`, results are appended to that JSONL file and the run resumes
+    from it. Records: task, method, family, ratio/budget/match, problem_id, correct, reward, tokens, peak and mean
+    KV entries and bytes, stop_reason, time_s, model, seed and the decoding settings.
+    """
+    from breadcrumbs.tasks import get_task
+
+    task = get_task(task) if isinstance(task, str) else task
+    parsed = parse_methods(methods)
+    if batch_size < 1:
+        raise BreadcrumbsError(f"batch size must be >= 1, got {batch_size}")
+    problems = list(problems)
+    if len({p.id for p in problems}) != len(problems):
+        raise BreadcrumbsError("problem ids must be unique")
+    model_id = model_id or str(getattr(model.config, "name_or_path", "") or model.config.model_type)
+    run = {"model": model_id, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p}
+
+    done: dict[tuple[str, str], dict] = {}
+    notes: list[str] = []
+    writer = None
+    if out is not None:
+        from breadcrumbs.evaluation.results import ResultWriter, prepare_append, read_results
+
+        out = Path(out)
+        notes += prepare_append(out)
+        if out.exists():
+            existing, read_warnings = read_results(out)
+            notes += read_warnings
+            for record in existing:
+                if record["task"] != task.name:
+                    continue
+                for name in RUN_FIELDS:
+                    if name in record and record[name] != run[name]:
+                        raise BreadcrumbsError(
+                            f"{out} holds results with {name}={record[name]!r}, this run has {run[name]!r}; "
+                            "use another --out file (or the same settings) to resume"
+                        )
+                done.setdefault((record["problem_id"], record["method"]), record)
+        writer = ResultWriter(out)
+    for note in notes:
+        warnings_module.warn(note, stacklevel=2)
+
+    pending = [(m, p) for m in parsed for p in problems if (p.id, m.label) not in done]
+    skipped = len(parsed) * len(problems) - len(pending)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pending), unit="problem", desc="eval", dynamic_ncols=True)
+    new = 0
+    try:
+        for method in parsed:
+            todo = [p for p in problems if (p.id, method.label) not in done]
+            if not todo:
+                continue
+            if bar is not None:
+                bar.set_description(f"eval {method.label}")
+            for policy, batch in _batches(method, todo, done, batch_size):
+                prompts = [task.prompt(problem) for problem in batch]
+                output = generate(
+                    model, tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens,
+                    temperature=temperature, top_p=top_p, seed=seed, progress=False,
+                )
+                share = output.wall_time_s / len(batch)
+                for problem, text, stats in zip(batch, output.texts, output.stats):
+                    reward = float(task.verify(problem, text))
+                    record = {
+                        "task": task.name,
+                        "method": method.label,
+                        "family": method.family,
+                        "ratio": policy.ratio if isinstance(policy, BeaconPolicy) else None,
+                        "budget": policy.budget if isinstance(policy, ScoredEvictionPolicy) else None,
+                        "match": None if method.match is None else method.match.label[1:],
+                        "problem_id": problem.id,
+                        "difficulty": problem.difficulty,
+                        "correct": reward >= 1.0,
+                        "reward": reward,
+                        **stats.to_dict(),
+                        "time_s": share,
+                        "seed": seed,
+                        **run,
+                        "completion": text,
+                    }
+                    done[(problem.id, method.label)] = record
+                    if writer is not None:
+                        writer.write(record)
+                    if on_record is not None:
+                        on_record(record)
+                    new += 1
+                if bar is not None:
+                    bar.update(len(batch))
+    finally:
+        if writer is not None:
+            writer.close()
+        if bar is not None:
+            bar.close()
+    records = [done[(p.id, m.label)] for m in parsed for p in problems]
+    return EvalResult(records, new, skipped, notes)
+
+
+def _batches(method: Method, problems: list, done: dict, batch_size: int):
+    """(policy, problems) batches; a matched method gets one policy per distinct budget."""
+    if method.match is None:
+        for batch in _chunks(problems, batch_size):
+            yield method.policy, batch
+        return
+    by_budget: dict[int, list] = {}
+    for problem in problems:
+        reference = done.get((problem.id, method.match.reference))
+        if reference is None:
+            raise BreadcrumbsError(f"method {method.label}: no {method.match.reference} result for {problem.id}")
+        by_budget.setdefault(budget_from_reference(reference, method.match.statistic), []).append(problem)
+    for budget, group in by_budget.items():
+        for batch in _chunks(group, batch_size):
+            yield method.policy.with_budget(budget), batch

@@ -1,0 +1,56 @@
+"""H2O (Zhang et al., 2023, arXiv 2306.14048): heavy hitters by accumulated attention, plus a recent window.
+
+Every generated entry accumulates the attention it receives from every later query (including its own), per layer
+and per KV head (query heads of a GQA group averaged). When the budget is full, the `recent` newest entries are
+kept (default: half the budget, as in the paper's equal heavy/recent split) and, among the rest, the entry with the
+smallest accumulated attention is evicted — independently in each KV head.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+from breadcrumbs.policies.tova import newest_query_attention
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
+
+
+class H2OPolicy(ScoredEvictionPolicy):
+    """Score = attention accumulated since the entry was fed, per KV head; `recent` newest entries pinned."""
+
+    name = "h2o"
+    per_head = True
+    needs_queries = True
+
+    def __init__(self, budget: int | BudgetMatch | None, recent: int | None = None):
+        super().__init__(budget)
+        if recent is not None and (isinstance(recent, bool) or not isinstance(recent, int) or recent < 0):
+            raise BreadcrumbsError(f"h2o: recent must be a non-negative whole number, got {recent!r}")
+        self.recent_window = recent
+
+    def protected_counts(self) -> tuple[int, int]:
+        recent = self.budget // 2 if self.recent_window is None else self.recent_window
+        return 0, min(recent, self.budget - 1)
+
+    def reset(self, session: DecodeSession) -> None:
+        super().reset(session)
+        self.slot_state["score"] = []
+
+    def observe(self, session: DecodeSession) -> None:
+        width = session.prompt_mask.shape[1]
+        accumulated = self.slot_state["score"]
+        updated = []
+        for layer in range(len(session.cache.layers)):
+            received = newest_query_attention(session, layer)[..., width:].mean(dim=2)  # [B, H_kv, n]
+            previous = accumulated[layer] if accumulated else received.new_zeros(*received.shape[:2], 0)
+            padded = torch.nn.functional.pad(previous, (0, received.shape[-1] - previous.shape[-1]))
+            updated.append(padded + received)
+        self.slot_state["score"] = updated
+
+    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+        return self.slot_state["score"][layer]

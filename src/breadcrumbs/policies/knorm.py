@@ -1,0 +1,28 @@
+"""Key-norm eviction (Devoto et al., 2024, arXiv 2406.11430; kvpress `KnormPress`): keys with a large L2 norm tend
+to receive little attention, so the generated entry whose key has the largest norm is evicted, per KV head.
+Needs no attention at all: one norm per held key and layer (computed in float32, like kvpress)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
+
+
+class KnormPolicy(ScoredEvictionPolicy):
+    """Score = minus the key's L2 norm, per KV head."""
+
+    name = "knorm"
+    per_head = True
+    needs_queries = False
+
+    def __init__(self, budget: int | BudgetMatch | None):
+        super().__init__(budget)
+
+    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+        return -torch.linalg.vector_norm(self.generated_keys(session, layer), dim=-1, dtype=torch.float32)

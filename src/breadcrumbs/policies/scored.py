@@ -1,0 +1,226 @@
+"""Budget bookkeeping shared by the training-free eviction baselines (kvpress style: one scoring rule per class).
+
+**Budget semantics.** A budget `B` bounds the entries of the *generated* part a row holds during any forward; the
+prompt is always kept whole. So every measured reading (`SequenceStats.peak_kv_entries`) is at most
+`prompt + B` — counted exactly as the beacon policy's peak is (its window and beacon are counted at their forward),
+which makes "same budget" comparisons fair. To get there the policy evicts right after a forward that filled the
+budget: it drops the lowest-scoring generated entries until `B - 1` remain, making room for the next token.
+(In TOVA's own terms — "hold B', attend with B' + 1, drop one" — this is TOVA with B' = B - 1, measured honestly.)
+
+**Choice of victims.** Each policy scores the held generated entries (per layer, and per KV head where the method
+is per-head); entries it protects (attention sinks, a recent window) score +inf; the lowest scores go, ties broken
+toward the oldest entry. Protected counts are clamped so that `sinks + recent <= B - 1`.
+
+**Matched budgets.** A spec `tova:@beacon:8` builds a policy without a budget that `evaluate` resolves per problem
+from the reference method's measured KV entries (peak by default, `@beacon:8@mean` for the mean); see
+`breadcrumbs.evaluation`. Generating with an unresolved policy is refused.
+
+Per-slot state (each entry's birth step, accumulated scores, ...) lives in `[B, H_kv, n_generated]` tensors per
+layer that are compacted with the very same moves as the cache (`_compaction_moves`), because slot order stops
+being temporal after the first eviction.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import torch
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from breadcrumbs.beacon.cache import _compaction_moves
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.base import CachePolicy
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
+
+MATCH_STATISTICS = ("peak", "mean")
+
+
+@dataclass(frozen=True)
+class BudgetMatch:
+    """Budget taken per problem from another method's measured KV entries: `reference` is its spec (`beacon:8`),
+    `statistic` is `peak` or `mean`."""
+
+    reference: str
+    statistic: str = "peak"
+
+    @property
+    def label(self) -> str:
+        return f"@{self.reference}" + ("" if self.statistic == "peak" else f"@{self.statistic}")
+
+
+def parse_budget(spec: str, argument: str | None) -> int | BudgetMatch:
+    """`64` -> 64; `@beacon:8` -> match beacon:8's peak; `@beacon:8@mean` -> its mean. Anything else: one error."""
+    name = spec.split(":")[0]
+    if argument is None:
+        raise BreadcrumbsError(
+            f"policy {spec!r} needs a KV budget, e.g. {name}:64 (64 generated entries) or {name}:@beacon:8"
+        )
+    if argument.startswith("@"):
+        reference, _, statistic = argument[1:].partition("@")
+        statistic = statistic or "peak"
+        if not reference:
+            raise BreadcrumbsError(f"policy {spec!r}: name the method to match after '@', e.g. {name}:@beacon:8")
+        if statistic not in MATCH_STATISTICS:
+            raise BreadcrumbsError(
+                f"policy {spec!r}: can match 'peak' or 'mean' entries, not {statistic!r}; e.g. {name}:@beacon:8@mean"
+            )
+        if reference.partition(":")[2].startswith("@"):
+            raise BreadcrumbsError(f"policy {spec!r}: the matched method must have its own budget, not another '@'")
+        return BudgetMatch(reference, statistic)
+    try:
+        budget = int(argument)
+    except ValueError:
+        raise BreadcrumbsError(f"policy {spec!r}: budget {argument!r} is not a whole number of KV entries") from None
+    if budget <= 0:
+        raise BreadcrumbsError(f"policy {spec!r}: the budget must be at least 1 KV entry, got {budget}")
+    return budget
+
+
+def drop_from_state(state: torch.Tensor, slots: torch.LongTensor) -> torch.Tensor:
+    """Apply `SlotLayer.drop_slots`'s compaction to a per-slot state tensor `[B, H, n]` (slots `[B, H, k]`)."""
+    movers, holes = _compaction_moves(slots, state.shape[-1])
+    state = state.clone()
+    state.scatter_(-1, holes, state.gather(-1, movers))
+    return state[..., : state.shape[-1] - slots.shape[-1]]
+
+
+class ScoredEvictionPolicy(CachePolicy):
+    """Keep the prompt plus at most `budget` generated entries, evicting the lowest-scoring ones.
+
+    Subclasses set `name`, `per_head`, `needs_queries` and implement `score`; optionally `observe` (update running
+    state after each forward) and extra per-slot state via `self.slot_state`.
+    """
+
+    name: ClassVar[str] = "scored"
+    per_head: ClassVar[bool] = False  # evict per KV head (True) or the same slots in all heads of a layer (False)
+    needs_queries: ClassVar[bool] = False  # ask the session to record each layer's newest query (attention.py)
+
+    def __init__(self, budget: int | BudgetMatch | None, sinks: int = 0, recent: int = 0):
+        if isinstance(budget, bool) or not (budget is None or isinstance(budget, (int, BudgetMatch))):
+            raise BreadcrumbsError(f"{self.name}: the budget must be a whole number of KV entries, got {budget!r}")
+        if isinstance(budget, int) and budget <= 0:
+            raise BreadcrumbsError(f"{self.name}: the budget must be at least 1 KV entry, got {budget}")
+        for what, value in (("sinks", sinks), ("recent", recent)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BreadcrumbsError(f"{self.name}: {what} must be a non-negative whole number, got {value!r}")
+        self.match = budget if isinstance(budget, BudgetMatch) else None
+        self.budget: int | None = budget if isinstance(budget, int) else None
+        self.sinks = sinks
+        self.recent = recent
+        self.slot_state: dict[str, list[torch.Tensor]] = {}
+
+    # ----- construction ------------------------------------------------------------------------------------------
+    def with_budget(self, budget: int) -> ScoredEvictionPolicy:
+        """A copy with a concrete budget (keeps the label of a matched spec)."""
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0:
+            raise BreadcrumbsError(f"{self.name}: the budget must be at least 1 KV entry, got {budget!r}")
+        clone = copy.copy(self)
+        clone.budget = budget
+        clone.slot_state = {}
+        return clone
+
+    @property
+    def label(self) -> str:
+        if self.match is not None:
+            return f"{self.name}:{self.match.label}"
+        return f"{self.name}:{self.budget}"
+
+    # ----- CachePolicy hooks -------------------------------------------------------------------------------------
+    def check(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+        if self.budget is None:
+            raise BreadcrumbsError(
+                f"policy {self.label} takes its budget from {self.match.reference} per problem; run it through "
+                "`breadcrumbs eval` / breadcrumbs.evaluation.evaluate, or give a number, e.g. "
+                f"{self.name}:64"
+            )
+
+    def capacity(self, prompt_len: int, max_new_tokens: int) -> int:
+        return prompt_len + min(self.budget or max_new_tokens, max_new_tokens)
+
+    def reset(self, session: DecodeSession) -> None:
+        self.slot_state = {"birth": []}
+
+    def select_rows(self, rows: torch.LongTensor) -> None:
+        for name, layers in self.slot_state.items():
+            self.slot_state[name] = [state[rows.to(state.device)] for state in layers]
+
+    def protected_counts(self) -> tuple[int, int]:
+        """(sinks, recent) actually protected when `budget - 1` entries are kept."""
+        room = self.budget - 1
+        sinks = min(self.sinks, room)
+        return sinks, min(self.recent, room - sinks)
+
+    def after_token(self, session: DecodeSession) -> None:
+        cache = session.cache
+        width = session.prompt_mask.shape[1]
+        held = cache.length - width
+        self._append_births(session, held)
+        self.observe(session)
+        excess = held - (self.budget - 1)
+        if excess <= 0:
+            return
+        per_layer = []
+        for layer_index in range(len(cache.layers)):
+            births = self.slot_state["birth"][layer_index]
+            scores = self.score(session, layer_index).float()
+            if not self.per_head:
+                births = births[:, :1]
+                scores = scores[:, None] if scores.dim() == 2 else scores[:, :1]
+            scores = scores.expand_as(births).clone()
+            scores[self._protected(births, session.tokens_fed)] = float("inf")
+            victims = self._lowest(scores, births, excess)  # [B, H or 1, excess], generated-part indices
+            if not self.per_head:
+                victims = victims.expand(-1, self._kv_heads(cache), -1)
+            per_layer.append(victims)
+        cache.drop_slots([victims + width for victims in per_layer])
+        for name, layers in self.slot_state.items():
+            self.slot_state[name] = [drop_from_state(state, victims) for state, victims in zip(layers, per_layer)]
+
+    # ----- to implement ------------------------------------------------------------------------------------------
+    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+        """Scores of the held generated entries of `layer`: `[B, H_kv, n]` (per-head) or `[B, n]`; low = evict.
+        Entry j is cache slot `prompt_width + j`."""
+        raise NotImplementedError
+
+    def observe(self, session: DecodeSession) -> None:
+        """Update running state after each forward (before any eviction); the newest entry is the last slot."""
+
+    # ----- helpers -----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _kv_heads(cache) -> int:
+        return cache.layers[0].keys.shape[1]
+
+    def _append_births(self, session: DecodeSession, held: int) -> None:
+        cache = session.cache
+        births = self.slot_state["birth"]
+        if not births:
+            batch, heads = cache.layers[0].keys.shape[:2]
+            births += [torch.empty(batch, heads, 0, dtype=torch.long, device=cache.layers[0].keys.device)] * len(
+                cache.layers
+            )
+        if births[0].shape[-1] + 1 != held:
+            raise RuntimeError(
+                f"{self.label}: expected one new generated entry per forward, found {held} held vs "
+                f"{births[0].shape[-1]} tracked (is another policy feeding extra tokens?)"
+            )
+        new = torch.full((*births[0].shape[:2], 1), session.tokens_fed, dtype=torch.long, device=births[0].device)
+        self.slot_state["birth"] = [torch.cat([state, new], dim=-1) for state in births]
+
+    def _protected(self, births: torch.Tensor, tokens_fed: int) -> torch.Tensor:
+        sinks, recent = self.protected_counts()
+        return (births <= sinks) | (births > tokens_fed - recent)
+
+    @staticmethod
+    def _lowest(scores: torch.Tensor, births: torch.Tensor, k: int) -> torch.LongTensor:
+        """Indices of the k lowest scores per row/head; ties go to the oldest entry (smallest birth)."""
+        by_age = births.argsort(dim=-1, stable=True)
+        order = scores.gather(-1, by_age).argsort(dim=-1, stable=True)[..., :k]
+        return by_age.gather(-1, order)
+
+    def generated_keys(self, session: DecodeSession, layer: int) -> torch.Tensor:
+        """Keys of the held generated entries of `layer`, `[B, H_kv, n, D]`."""
+        return session.cache.layers[layer].keys[:, :, session.prompt_mask.shape[1] :]

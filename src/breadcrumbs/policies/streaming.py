@@ -1,0 +1,32 @@
+"""StreamingLLM (Xiao et al., 2023, arXiv 2309.17453): attention sinks + the most recent window.
+
+The original keeps the first few tokens of the *sequence* (the attention sinks) and a window of the most recent
+ones. Here the prompt is always kept whole, so the sequence's first tokens — the real sinks — are already held;
+by default no generated entry is pinned (`sinks=0`) and the budget is spent entirely on the most recent generated
+entries. `sinks=s` additionally pins the first `s` generated entries (the recent window is then `budget - s`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
+
+
+class StreamingPolicy(ScoredEvictionPolicy):
+    """Evict the oldest generated entry that is not a pinned sink: score = the entry's birth step."""
+
+    name = "streaming"
+    per_head = False
+    needs_queries = False
+
+    def __init__(self, budget: int | BudgetMatch | None, sinks: int = 0):
+        super().__init__(budget, sinks=sinks)
+
+    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+        return self.slot_state["birth"][layer][:, 0].float()
