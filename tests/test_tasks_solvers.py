@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks import get_task, list_tasks
 from breadcrumbs.tasks.base import STYLES
 from breadcrumbs.tasks.countdown import MAX_SEARCH_LINES
@@ -72,3 +73,12 @@ def test_unknown_style_is_a_clear_error() -> None:
     task = get_task("stargraph")
     with pytest.raises(Exception, match="unknown trace style 'long'"):
         task.solve(task.generate(1, seed=0)[0], "long")
+
+
+def test_stargraph_single_character_labels():
+    task = get_task("stargraph")
+    for problem in task.generate(200, seed=4, d=3, l=3, labels=10):
+        assert all(0 <= node < 10 for edge in problem.data["edges"] for node in edge)
+        assert task.verify(problem, task.solve(problem)) == 1.0
+    with pytest.raises(BreadcrumbsError, match="too few"):
+        task.generate(1, seed=0, d=3, l=4, labels=10)

@@ -1,6 +1,7 @@
 """StarGraph: find the path from the centre of a star graph to a given leaf.
 
-The graph has d arms of l nodes each, labelled with distinct random integers 0..99; its directed edges
+The graph has d arms of l nodes each, labelled with distinct random integers 0..labels-1 (default 100; with
+`labels=10` every node is one character, which makes the task much easier for a small character-level model); its directed edges
 (`u>v`, pointing away from the centre) are listed in shuffled order. Search trace: walk the arms in the order
 the centre's edges appear in the list, one line per arm (`c-a-b-...` then ` no` at a wrong leaf) until the arm
 that ends at the goal. Direct trace: walk back from the goal to the centre along the unique incoming edges
@@ -16,7 +17,6 @@ from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks.base import Knob, Problem, Task, answer_text, parse_int, require, require_ints
 from breadcrumbs.tasks.registry import register_task
 
-LABELS = 100  # node labels are drawn from 0..LABELS-1
 MAX_ANSWER_CHARS = 4096
 
 
@@ -32,11 +32,14 @@ class StarGraph(Task):
     knobs = (
         Knob("d", 2, 8, 6, "number of arms"),
         Knob("l", 3, 10, 6, "nodes per arm (excluding the centre)"),
+        Knob("labels", 10, 1000, 100, "node labels are drawn from 0..labels-1 (must exceed d*l)"),
     )
 
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict:
         d, l = knobs["d"], knobs["l"]
-        labels = rng.sample(range(LABELS), d * l + 1)
+        if knobs["labels"] <= d * l:
+            raise BreadcrumbsError(f"stargraph: labels={knobs['labels']} is too few for {d * l + 1} nodes; raise it")
+        labels = rng.sample(range(knobs["labels"]), d * l + 1)
         centre, arms = labels[0], [labels[1 + a * l : 1 + (a + 1) * l] for a in range(d)]
         edges = [[u, v] for arm in arms for u, v in zip([centre] + arm, arm)]
         rng.shuffle(edges)
