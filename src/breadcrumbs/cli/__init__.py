@@ -30,10 +30,14 @@ def _root() -> None:
 
 
 # Each module registers its commands on `app` when imported.
-from breadcrumbs.cli import generate_cmd  # noqa: E402,F401
-from breadcrumbs.cli import eval_cmd, report_cmd  # noqa: E402,F401
-from breadcrumbs.cli import train_cmd  # noqa: E402,F401
-from breadcrumbs.cli import tasks_cmd  # noqa: E402,F401
+from breadcrumbs.cli import (  # noqa: E402,F401
+    demo_cmd,
+    eval_cmd,
+    generate_cmd,
+    report_cmd,
+    tasks_cmd,
+    train_cmd,
+)
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
