@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from breadcrumbs.cli import main
 from breadcrumbs.errors import BreadcrumbsError
@@ -14,14 +13,6 @@ from breadcrumbs.models import load_model
 from breadcrumbs.tasks import get_task
 
 NEW = 20
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

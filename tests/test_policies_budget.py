@@ -22,15 +22,6 @@ NAMES = ["streaming", "h2o", "tova", "snapkv", "knorm"]
 PROMPTS = ["Countdown: make 31 from [11,5,6,19]\n", "x+y=3\n", "Edges: 1>2 2>3\nPath: 1 to 3\n"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models decode ~100x faster on one thread when the 2 cores are shared (thread spin contention)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def llama():
     return tiny_model("llama")

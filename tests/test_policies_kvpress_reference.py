@@ -24,14 +24,6 @@ STEPS = 14
 WINDOW, KERNEL = 4, 5
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 class RecordingFullCache(FullCache):
     """Full cache that keeps every step's recorded queries."""
 

@@ -13,15 +13,6 @@ from breadcrumbs.policies.attention import QueryRecord, QueryRecorder, attention
 from conftest import tiny_model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models decode ~100x faster on one thread when the 2 cores are shared (thread spin contention)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 class FakeSession:
     """Just what a policy reads: one cache layer of hand-made keys, the newest query, the prompt width."""
 

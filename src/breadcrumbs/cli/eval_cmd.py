@@ -7,27 +7,21 @@ import warnings
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import ArchOption, DeviceOption, ModelOption, QuietOption, SeedOption, resolve_device
+from breadcrumbs.cli.options import (
+    ArchOption,
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    SeedOption,
+    parse_difficulty,
+    resolve_device,
+)
 from breadcrumbs.errors import BreadcrumbsError
 
 METHODS_HELP = (
     "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm:BUDGET (generated KV entries "
     "kept besides the prompt), or NAME:@REF[@mean] to match REF's per-problem peak (or mean) KV entries."
 )
-
-
-def parse_difficulty(values: list[str]) -> dict[str, int]:
-    """`--difficulty k=v` options -> {k: int(v)}; a malformed one is a one-line error."""
-    knobs = {}
-    for value in values:
-        key, sep, number = value.partition("=")
-        try:
-            knobs[key.strip()] = int(number)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise BreadcrumbsError(f"--difficulty {value!r}: write KNOB=INTEGER, e.g. --difficulty numbers=4")
-    return knobs
 
 
 @app.command(

@@ -26,3 +26,17 @@ def resolve_device(device: str) -> str:
     if device != "cpu" and not device.startswith("cuda"):
         raise BreadcrumbsError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
     return device
+
+
+def parse_difficulty(pairs: list[str]) -> dict[str, int]:
+    """`--difficulty k=4 --difficulty max_number=20` -> {"k": 4, "max_number": 20}; a malformed pair is one error."""
+    knobs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        try:
+            knobs[key.strip()] = int(value)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise BreadcrumbsError(f"--difficulty expects KNOB=INTEGER (e.g. k=4), got {pair!r}")
+    return knobs

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from breadcrumbs.cli import app
+from breadcrumbs.cli.options import parse_difficulty
 from breadcrumbs.errors import BreadcrumbsError
 
 tasks_app = typer.Typer(
@@ -17,20 +18,6 @@ tasks_app = typer.Typer(
 app.add_typer(tasks_app, name="tasks")
 
 TRACE_CHOICES = ("search", "direct", "none")
-
-
-def parse_difficulty(pairs: list[str]) -> dict[str, int]:
-    """`["k=4", "max_number=20"]` -> {"k": 4, "max_number": 20}."""
-    knobs = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        try:
-            knobs[key.strip()] = int(value)
-        except ValueError:
-            sep = ""
-        if not sep or not key.strip():
-            raise BreadcrumbsError(f"--difficulty expects key=INTEGER (e.g. k=4), got {pair!r}")
-    return knobs
 
 
 @tasks_app.command(
