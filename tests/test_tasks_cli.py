@@ -73,7 +73,7 @@ def test_score_reports_accuracy_and_skips_malformed_lines(tmp_path: Path, capsys
     [
         (["tasks", "sample", "--task", "nope"], "error: unknown task 'nope'; known tasks: countdown, linsys,"),
         (["tasks", "sample", "-t", "countdown", "-d", "k=9"], "error: difficulty knob k=9"),
-        (["tasks", "sample", "-t", "countdown", "-d", "k"], "error: --difficulty expects key=INTEGER"),
+        (["tasks", "sample", "-t", "countdown", "-d", "k"], "error: --difficulty expects KNOB=INTEGER"),
         (["tasks", "sample", "-t", "countdown", "--trace", "long"], "error: --trace must be one of"),
         (["tasks", "score", "-t", "nope", "x.jsonl"], "error: unknown task 'nope'"),
         (["tasks", "score", "-t", "linsys", "/nonexistent.jsonl"], "error: cannot read /nonexistent.jsonl"),
