@@ -6,7 +6,9 @@ rollouts, evaluation and `breadcrumbs generate`.
 KV accounting. After every forward pass (prefill, each generated token, each beacon) the entries each row holds are
 read from the cache: the filled slots of its buffers minus that row's left-padding slots. A row's peak is the
 largest such reading and its mean the average over the forwards it took part in; bytes are entries times the
-bytes of one entry as stored (all layers, keys and values, in the cache's dtype).
+bytes of one entry as stored (all layers, keys and values, in the cache's dtype). All active rows hold the same
+number of slots, so each forward records one Python int and the per-row figures are settled only when rows leave
+or the figures are read: no tensor work and no device sync per step.
 """
 
 from __future__ import annotations
@@ -85,10 +87,13 @@ class DecodeSession:
         self.tokens_fed = 0
         self.last_output = None
         self.last_queries = None  # per-layer newest queries, recorded only for policies with `needs_queries`
-        self.peak_entries = torch.zeros(batch, dtype=torch.long)
-        self.entry_sum = torch.zeros(batch, dtype=torch.float64)
-        self.forwards = torch.zeros(batch, dtype=torch.long)
-        self.peak_allocated_bytes = 0
+        self.padded = not bool(self.prompt_mask.all())
+        self._key_masks: dict[str, torch.Tensor] = {}  # preallocated key masks for padded batches, see below
+        self._peak_entries = torch.zeros(batch, dtype=torch.long)
+        self._entry_sum = torch.zeros(batch, dtype=torch.float64)
+        self._forwards = torch.zeros(batch, dtype=torch.long)
+        self._peak_allocated_bytes = 0
+        self._pending_lengths: list[int] = []  # cache length after each forward not yet settled into the above
         policy.reset(self)
 
     @property
@@ -96,11 +101,31 @@ class DecodeSession:
         return int(self.rows.numel())
 
     def _attention_mask(self, query_length: int) -> torch.Tensor | None:
-        if bool(self.prompt_mask.all()):
+        """The key mask of a padded batch: the prompt's padding mask followed by ones (no policy evicts the prompt).
+
+        It is a view of a buffer built once per batch composition, not a new tensor per step. A single-token step
+        gets it as the 4D mask the model would build from it (`[B, 1, 1, L]`: bool for sdpa, additive for eager),
+        which skips the model's per-step mask construction; prefill and flex attention get the 2D key mask.
+        """
+        if not self.padded:
             return None  # no padding: the implementation's own causal path is exact and fastest
-        extra = self.cache.length + query_length - self.prompt_mask.shape[1]
-        ones = torch.ones(self.batch_size, extra, dtype=torch.bool, device=self.prompt_mask.device)
-        return torch.cat([self.prompt_mask, ones], dim=1)
+        width = self.cache.length + query_length
+        implementation = getattr(self.model.config, "_attn_implementation", None)
+        kind = implementation if query_length == 1 and implementation in ("sdpa", "eager") else "2d"
+        if "2d" not in self._key_masks or self._key_masks["2d"].shape[1] < width:
+            keys = torch.ones(
+                self.batch_size, max(width, self.cache.layers[0].capacity), dtype=torch.bool, device=self.model.device
+            )
+            keys[:, : self.prompt_mask.shape[1]] = self.prompt_mask
+            self._key_masks = {"2d": keys}
+        if kind not in self._key_masks:
+            keys = self._key_masks["2d"][:, None, None, :]
+            if kind == "eager":
+                dtype = self.model.dtype
+                additive = torch.zeros(keys.shape, dtype=dtype, device=keys.device)
+                keys = additive.masked_fill_(~keys, torch.finfo(dtype).min)
+            self._key_masks[kind] = keys
+        return self._key_masks[kind][..., :width]
 
     def _forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor, logits_to_keep: int):
         mask = self._attention_mask(input_ids.shape[1])
@@ -120,12 +145,46 @@ class DecodeSession:
         return output.logits[:, -1].float()
 
     def _account(self) -> None:
-        entries = (self.cache.length - self.padding).cpu()
-        rows = self.rows.cpu()
-        self.peak_entries[rows] = torch.maximum(self.peak_entries[rows], entries)
-        self.entry_sum[rows] += entries.double()
-        self.forwards[rows] += 1
-        self.peak_allocated_bytes = max(self.peak_allocated_bytes, self.cache.allocated_bytes())
+        self._pending_lengths.append(self.cache.length)
+
+    def _settle(self) -> None:
+        """Fold the recorded cache lengths into the per-row figures of the active rows (entries = length - padding).
+
+        Buffers only grow inside a forward and only shrink in `keep_rows`, which settles first, so reading the
+        allocated bytes here sees their peak."""
+        if not self._pending_lengths:
+            return
+        lengths = torch.tensor(self._pending_lengths, dtype=torch.long)
+        rows, padding = self.rows.cpu(), self.padding.cpu()
+        self._peak_entries[rows] = torch.maximum(self._peak_entries[rows], lengths.max() - padding)
+        self._entry_sum[rows] += (lengths.sum() - lengths.numel() * padding).double()
+        self._forwards[rows] += lengths.numel()
+        self._peak_allocated_bytes = max(self._peak_allocated_bytes, self.cache.allocated_bytes())
+        self._pending_lengths = []
+
+    @property
+    def peak_entries(self) -> torch.LongTensor:
+        """Per original row: the most entries it held after any forward (padding excluded)."""
+        self._settle()
+        return self._peak_entries
+
+    @property
+    def entry_sum(self) -> torch.Tensor:
+        """Per original row: entries held summed over the forwards it took part in (float64)."""
+        self._settle()
+        return self._entry_sum
+
+    @property
+    def forwards(self) -> torch.LongTensor:
+        """Per original row: the forwards it took part in."""
+        self._settle()
+        return self._forwards
+
+    @property
+    def peak_allocated_bytes(self) -> int:
+        """Largest size of the preallocated cache buffers (all rows) seen so far."""
+        self._settle()
+        return self._peak_allocated_bytes
 
     def prefill(self) -> torch.Tensor:
         """Feed the prompts; returns the logits for the first generated token, `[B, V]`."""
@@ -154,12 +213,15 @@ class DecodeSession:
         if bool(keep.all()):
             return
         index = keep.nonzero().squeeze(1).to(self.model.device)
+        self._settle()
         self.cache.select_rows(index)
         self.policy.select_rows(index)
         self.rows = self.rows[index]
         self.padding = self.padding[index]
         self.next_position = self.next_position[index]
         self.prompt_mask = self.prompt_mask[index]
+        self.padded = not bool(self.prompt_mask.all())
+        self._key_masks = {}
 
     def row_stats(self, slot_bytes: int) -> list[tuple[int, float, int, float]]:
         """Per original row: peak entries, mean entries, peak bytes, mean bytes."""
