@@ -91,3 +91,14 @@ def test_rl_steps_run_with_finite_metrics(tmp_path, mode):
         assert all("distill_kl" not in r for r in rl_steps)  # RL first, without distillation ...
         distill = [r for r in steps if r["stage"] == "distill"]
         assert distill[0]["distill_kl"] > 0 and "pg_loss" not in distill[0]  # ... then distillation only
+
+
+def test_student_ce_starts_at_student_start(tmp_path):
+    config = config_from_dict({
+        "model": {"name": "micro"}, "task": {**TASK, "eval_problems": 2}, "beacon": {"ratios": [2]},
+        "sft": {"steps": 5, "batch_size": 4, "student_start": 3}, "rl": {"max_new_tokens": 16},
+    })
+    train(config, tmp_path / "run", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    with_student = [r["step"] for r in records if r["kind"] == "train" and "ce_student" in r]
+    assert with_student == [4, 5]  # SFT steps are 0-based: steps 3 and 4 are global steps 4 and 5

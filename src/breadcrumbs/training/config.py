@@ -48,6 +48,7 @@ class SFTConfig:
     warmup_steps: int = 0
     scheduler: str = "cosine"  # constant | linear | cosine (after warmup)
     student_weight: float = 1.0  # weight of the CE under the student (beacon) layout; 0 = teacher layout only
+    student_start: int = 0  # SFT step from which the student CE is added (the teacher learns the task alone first)
     fused_forward: bool = True  # teacher and student rows in one forward pass
 
 
@@ -151,7 +152,7 @@ CHOICES = {
     "mixed_precision": ("no", "bf16", "fp16"),
 }
 NON_NEGATIVE = (
-    "sft.steps", "sft.warmup_steps", "sft.student_weight", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
+    "sft.steps", "sft.warmup_steps", "sft.student_weight", "sft.student_start", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
     "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward",

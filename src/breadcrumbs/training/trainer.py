@@ -353,9 +353,10 @@ class Trainer:
         prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
         ratios = sample_ratios(cfg.beacon.ratios, len(problems), derive_seed(cfg.seed, "sft-ratio", step))
         global_tokens = sum(len(c) for c in completions)
+        student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
         mine = lambda items: shard(items, rt.rank, rt.world)  # noqa: E731
         loss, sums = sft_loss(
-            rt, mine(prompts), mine(completions), mine(ratios), cfg.sft.student_weight, global_tokens,
+            rt, mine(prompts), mine(completions), mine(ratios), student_weight, global_tokens,
             cfg.sft.fused_forward,
         )
         rt.backward(loss)
