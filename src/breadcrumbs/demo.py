@@ -20,11 +20,13 @@ BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm")
 EVAL_SEED_OFFSET = 10_000  # held-out problems come from a seed the training stream never uses
 
 # One setting per task: the preset, the difficulty and the schedule chosen for a 2-core CPU (see docs/demo.md).
+# Only the default (stargraph) was measured; countdown and linsys reuse its schedule untuned.
 DEMO_TASKS: dict[str, dict] = {
     "stargraph": {
-        "difficulty": {"d": 2, "l": 3},
+        "difficulty": {"d": 2, "l": 3, "labels": 10},
+        "style": "search",
         "model": "tiny",
-        "sft": {"steps": 600, "batch_size": 16, "lr": 3.0e-3, "warmup_steps": 20},
+        "sft": {"steps": 3000, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 50, "student_start": 1500},
         "rl": {"steps": 10, "batch_size": 32, "group_size": 8, "max_new_tokens": 64, "lr": 5.0e-5},
         "max_new_tokens": 64,
         "eval_problems": 100,
@@ -32,7 +34,7 @@ DEMO_TASKS: dict[str, dict] = {
     "countdown": {
         "difficulty": {"k": 3, "max_number": 10, "max_target": 30, "backtracks": 0},
         "model": "tiny",
-        "sft": {"steps": 600, "batch_size": 16, "lr": 3.0e-3, "warmup_steps": 20},
+        "sft": {"steps": 3000, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 50, "student_start": 1500},
         "rl": {"steps": 10, "batch_size": 32, "group_size": 8, "max_new_tokens": 160, "lr": 5.0e-5},
         "max_new_tokens": 160,
         "eval_problems": 100,
@@ -40,7 +42,7 @@ DEMO_TASKS: dict[str, dict] = {
     "linsys": {
         "difficulty": {"unknowns": 2, "max_coef": 3, "max_value": 5},
         "model": "tiny",
-        "sft": {"steps": 600, "batch_size": 16, "lr": 3.0e-3, "warmup_steps": 20},
+        "sft": {"steps": 3000, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 50, "student_start": 1500},
         "rl": {"steps": 10, "batch_size": 32, "group_size": 8, "max_new_tokens": 160, "lr": 5.0e-5},
         "max_new_tokens": 160,
         "eval_problems": 100,
@@ -66,7 +68,7 @@ def demo_settings(task: str, micro: bool = False) -> dict:
     settings = json.loads(json.dumps(DEMO_TASKS[task]))
     if micro:
         settings.update(model="micro", eval_problems=4, max_new_tokens=24)
-        settings["sft"].update(steps=3, batch_size=4)
+        settings["sft"].update(steps=3, batch_size=4, student_start=1)
         settings["rl"].update(steps=1, batch_size=4, group_size=2, max_new_tokens=24)
     return settings
 
@@ -81,7 +83,8 @@ def demo_config(task: str, seed: int = 0, micro: bool = False):
             "seed": seed,
             "log_every": 10,
             "model": {"name": settings["model"]},
-            "task": {"name": task, "difficulty": settings["difficulty"], "style": "search", "eval_problems": 32},
+            "task": {"name": task, "difficulty": settings["difficulty"], "style": settings.get("style", "search"),
+                     "eval_problems": 32},
             "beacon": {"ratios": RATIOS},
             "sft": settings["sft"],
             "rl": settings["rl"],
