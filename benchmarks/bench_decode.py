@@ -218,11 +218,7 @@ def _eviction_cost(model, tokenizer, device, repeats: int = 200) -> list[dict]:
 
 def _worker(spec: str) -> None:
     """Subprocess entry for --compare-src: time one case with whatever `breadcrumbs` is importable."""
-    job = json.loads(spec)
-    torch.set_num_threads(job["threads"])
-    device = torch.device(job["device"])
-    model, tokenizer = common.bench_model(job["preset"], device, common.DTYPES[job["dtype"]])
-    prompts = common.make_prompts(tokenizer, job["batch"])
+    job, model, tokenizer, prompts, device = common.worker_setup(spec)
     if job["padded"]:
         prompts = [prompt[: len(prompt) - (row % 5) * 3] for row, prompt in enumerate(prompts)]
     run_ours(model, tokenizer, prompts, job["method"], 16, device)  # warm-up

@@ -69,11 +69,7 @@ def _vm_kib(field: str) -> int | None:
 
 def _rss_worker(spec: str) -> None:
     """Subprocess entry: build the model, note VmHWM, generate once, report the new VmHWM (peak resident memory)."""
-    job = json.loads(spec)
-    torch.set_num_threads(job["threads"])
-    device = torch.device(job["device"])
-    model, tokenizer = common.bench_model(job["preset"], device, common.DTYPES[job["dtype"]])
-    prompts = common.make_prompts(tokenizer, job["batch"])
+    job, model, tokenizer, prompts, device = common.worker_setup(spec)
     from breadcrumbs import generate
     from breadcrumbs.policies import policy_from_spec
 

@@ -84,6 +84,15 @@ def make_prompts(tokenizer, batch: int, length: int = PROMPT_TOKENS) -> list[lis
     ]
 
 
+def worker_setup(spec: str):
+    """Start of a benchmark subprocess: the job dict from `spec` (JSON), the model, tokenizer, prompts and device."""
+    job = json.loads(spec)
+    torch.set_num_threads(job["threads"])
+    device = torch.device(job["device"])
+    model, tokenizer = bench_model(job["preset"], device, DTYPES[job["dtype"]])
+    return job, model, tokenizer, make_prompts(tokenizer, job["batch"]), device
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
