@@ -13,7 +13,6 @@ from pathlib import Path
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import (
-    AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
     LlamaConfig,
@@ -196,7 +195,6 @@ def load_model(
                 "or a local Hugging Face checkpoint directory containing config.json"
             )
         try:
-            AutoConfig.from_pretrained(path, local_files_only=True)
             tokenizer = _load_tokenizer(path)
             model = AutoModelForCausalLM.from_pretrained(
                 path, local_files_only=True, dtype=dtype or "auto", attn_implementation=attn_implementation

@@ -24,14 +24,15 @@ def _int_argument(spec: str, argument: str | None) -> int:
         raise BreadcrumbsError(f"policy {spec!r}: {argument!r} is not a whole number") from None
 
 
-def _no_argument(spec: str, argument: str | None) -> None:
+def _full_cache(spec: str, argument: str | None) -> FullCache:
     if argument is not None:
         raise BreadcrumbsError(f"policy {spec!r} takes no argument; write just {spec.split(':')[0]!r}")
+    return FullCache()
 
 
 # name -> factory(spec, argument) -> policy
 POLICY_FACTORIES: dict[str, Callable[[str, str | None], CachePolicy]] = {
-    "full": lambda spec, argument: _no_argument(spec, argument) or FullCache(),
+    "full": _full_cache,
     "beacon": lambda spec, argument: BeaconPolicy(_int_argument(spec, argument)),
     # Training-free eviction baselines: `name:BUDGET` (generated entries kept besides the prompt) or
     # `name:@beacon:8[@mean]` (budget matched per problem to another method's measured peak/mean entries).
