@@ -37,7 +37,7 @@ def test_sample_prints_problems_with_prompt_and_trace(capsys: pytest.CaptureFixt
     assert len(records) == 4
     for record in records:
         problem = Problem.from_json(record)
-        assert problem.difficulty == {"d": 3, "l": 4, "labels": 100}
+        assert problem.difficulty == {"d": 3, "l": 4, "labels": 100, "compact": 0}
         assert record["prompt"] == task.prompt(problem) and record["style"] == "search"
         assert task.verify(problem, record["completion"]) == 1.0
     assert records == [json.loads(line) for line in run(

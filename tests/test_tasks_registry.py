@@ -114,7 +114,7 @@ def test_generation_matches_recorded_fingerprints() -> None:
 FINGERPRINTS = {
     "countdown": "858cb5369f3c322d",
     "linsys": "8c04949dc1eb4524",
-    "stargraph": "4af65b5368c232d2",  # difficulty records the labels knob (data unchanged)
+    "stargraph": "e47243b8ae7012a1",  # difficulty records the labels and compact knobs (data unchanged)
 }
 
 

@@ -82,3 +82,16 @@ def test_stargraph_single_character_labels():
         assert task.verify(problem, task.solve(problem)) == 1.0
     with pytest.raises(BreadcrumbsError, match="too few"):
         task.generate(1, seed=0, d=3, l=4, labels=10)
+
+
+def test_stargraph_compact_spelling_names_each_node_with_one_character():
+    task = get_task("stargraph")
+    for problem in task.generate(200, seed=5, d=3, l=4, labels=40, compact=1):
+        prompt, trace = task.prompt(problem), task.solve(problem)
+        edge_words = prompt.splitlines()[0].removeprefix("Edges: ").split(" ")
+        assert all(len(word) == 2 for word in edge_words) and len(edge_words) == 12
+        assert ">" not in prompt and "-" not in trace
+        assert trace.splitlines()[-2] == trace.splitlines()[-1].removeprefix("Answer: ")  # last arm = the answer
+        assert task.verify(problem, trace) == 1.0 and task.verify(problem, task.solve(problem, "direct")) == 1.0
+    with pytest.raises(BreadcrumbsError, match="labels must be <= 62"):
+        task.generate(1, seed=0, compact=1)

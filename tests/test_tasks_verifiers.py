@@ -63,6 +63,11 @@ def test_last_answer_line_wins_and_spacing_case_are_lenient() -> None:
     assert STARGRAPH.verify(problem, "Answer: 1-4\nthinking\n  answer :1 - 2 - 3") == 1.0
     assert STARGRAPH.verify(problem, "Answer: 1-2-3\nAnswer: 1-4", format_reward=0.5) == 0.5
     assert STARGRAPH.verify(problem, "1-2-3", format_reward=0.5) == 0.0
+    assert STARGRAPH.verify(problem, "Answer: 123", format_reward=0.5) == 0.5  # compact spelling, wrong problem
+    compact = Problem("stargraph", "q", problem.data, {"compact": 1})
+    assert STARGRAPH.verify(compact, "Answer: 123") == 1.0
+    assert STARGRAPH.verify(compact, "Answer: 1-2-3", format_reward=0.5) == 0.5
+    assert STARGRAPH.verify(compact, "Answer: 1 2 3", format_reward=0.5) == 0.0
 
 
 # ----- countdown: agreement with an independent Fraction evaluator ----------------------------------------------

@@ -26,7 +26,7 @@ def _cpu_setting(difficulty: dict, max_new_tokens: int) -> dict:
         "difficulty": difficulty,
         "style": "search",
         "model": "tiny",
-        "sft": {"steps": 5500, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 50, "student_start": 3500},
+        "sft": {"steps": 4000, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 50, "student_start": 1500},
         "rl": {"steps": 10, "batch_size": 32, "group_size": 8, "max_new_tokens": max_new_tokens, "lr": 5.0e-5},
         "max_new_tokens": max_new_tokens,
         "eval_problems": 100,
@@ -36,7 +36,7 @@ def _cpu_setting(difficulty: dict, max_new_tokens: int) -> dict:
 # One setting per task (see docs/demo.md). Only the default (stargraph) was measured; countdown and linsys reuse
 # its schedule untuned.
 DEMO_TASKS: dict[str, dict] = {
-    "stargraph": _cpu_setting({"d": 2, "l": 3, "labels": 10}, max_new_tokens=64),
+    "stargraph": _cpu_setting({"d": 2, "l": 3, "labels": 10, "compact": 1}, max_new_tokens=64),
     "countdown": _cpu_setting({"k": 3, "max_number": 10, "max_target": 30, "backtracks": 0}, max_new_tokens=160),
     "linsys": _cpu_setting({"unknowns": 2, "max_coef": 3, "max_value": 5}, max_new_tokens=160),
 }
