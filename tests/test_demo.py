@@ -54,3 +54,18 @@ def test_interrupted_demo_resumes_without_redoing_work(demo_run):
     resumed = results.read_text().splitlines()
     assert len(resumed) == len(lines) and all(json.loads(line) for line in resumed)
     assert (out / "report.md").is_file()
+
+
+def test_stargraph_config_file_is_the_demo_recipe():
+    """configs/stargraph-tiny.yaml documents the demo's training; it must not drift from the code that runs it."""
+    from pathlib import Path
+
+    from breadcrumbs.demo import demo_config
+    from breadcrumbs.training.config import load_config
+
+    config = load_config(Path(__file__).parent.parent / "configs" / "stargraph-tiny.yaml").to_dict()
+    demo = demo_config("stargraph").to_dict()
+    for section in ("model", "beacon", "sft", "rl", "distill"):
+        assert config[section] == demo[section], section
+    for key in ("name", "difficulty", "style"):
+        assert config["task"][key] == demo["task"][key], key
