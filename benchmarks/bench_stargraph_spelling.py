@@ -44,7 +44,7 @@ def run_spelling(compact: int, args: argparse.Namespace, work: Path) -> dict:
     wall = time.perf_counter() - started
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     curve = [(r["step"], r["acc_full"]) for r in records if r["kind"] == "eval"]
-    losses = [(r["step"], r["ce_teacher"]) for r in records if r["kind"] == "train"]
+    losses = [(r["step"], r["ce_teacher"]) for r in records if r["kind"] == "train" and r["step"] % args.every == 0]
     return {"compact": compact, "accuracy": curve, "ce_teacher": losses, "wall_s": round(wall, 1)}
 
 
@@ -65,8 +65,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         results = [run_spelling(compact, args, Path(work)) for compact in (0, 1)]
     steps = [step for step, _ in results[0]["accuracy"]]
-    rows = [[step, *(f"{dict(r['accuracy'])[step]:.0%}" for r in results)] for step in steps]
-    table = md_table(["SFT step", "default spelling (`u>v`, `a-b-c`)", "compact=1 (`uv`, `abc`)"], rows)
+    rows = [
+        [step, *(cell for r in results for cell in (f"{dict(r['accuracy'])[step]:.0%}", dict(r["ce_teacher"])[step]))]
+        for step in steps
+    ]
+    headers = ["SFT step", "default (`u>v`): accuracy", "teacher CE (nats/token)", "compact=1 (`uv`): accuracy",
+               "teacher CE (nats/token)"]
+    table = md_table(headers, rows)
     walls = ", ".join(f"compact={r['compact']}: {r['wall_s']:.0f} s" for r in results)
     body = (
         f"StarGraph d={args.d}, l={args.l}, labels={args.labels}, search traces; preset `{args.preset}`, batch 16, "
