@@ -85,8 +85,7 @@ class StarGraph(Task):
 
     def prompt(self, problem: Problem) -> str:
         compact = _is_compact(problem)
-        arrow = "" if compact else ">"
-        edges = " ".join(f"{_name(u, compact)}{arrow}{_name(v, compact)}" for u, v in problem.data["edges"])
+        edges = " ".join(_path_text(edge, ">", compact) for edge in problem.data["edges"])
         start, goal = _name(problem.data["start"], compact), _name(problem.data["goal"], compact)
         return f"Edges: {edges}\nPath: {start} to {goal}\n"
 
