@@ -8,11 +8,13 @@ import torch
 from breadcrumbs.beacon import attention_mask_for, build_student_batch
 from breadcrumbs.generation import DecodeSession, _left_pad
 from breadcrumbs.models import beacon_token_id
-from breadcrumbs.policies import BeaconPolicy, FullCache
+from breadcrumbs.beacon.layout import SlidingWindow
+from breadcrumbs.policies import FullCache, student_policy
 from conftest import ARCHITECTURES, tiny_model
 
 TOLERANCE = 1e-4
 RATIOS = [1, 2, 3, 4, 16]
+WINDOWS = [SlidingWindow(3), SlidingWindow(10)]  # the trained window control's mask vs window:B eviction
 
 
 def random_batch(seed: int, vocab: tuple[int, int] = (5, 99)):
@@ -37,7 +39,7 @@ def parallel_logits(model, tokenizer, prompts, completions, ratio, padding_side)
 
 def incremental_logits(model, tokenizer, prompts, completions, ratio):
     """Teacher-forced decoding through the real generation session (physical eviction), rows leaving when done."""
-    policy = FullCache() if ratio is None else BeaconPolicy(ratio)
+    policy = FullCache() if ratio is None else student_policy(ratio)
     policy.check(model, tokenizer)
     ids, mask = _left_pad(prompts, tokenizer.pad_token_id)
     longest = max(len(c) for c in completions)
@@ -62,7 +64,7 @@ def test_parallel_student_forward_equals_evicting_decode(arch, attn):
     model, tokenizer = tiny_model(arch, attn)
     prompts, completions = random_batch(seed=len(arch))
     worst = 0.0
-    for ratio in RATIOS + [None]:
+    for ratio in RATIOS + WINDOWS + [None]:
         incremental, _ = incremental_logits(model, tokenizer, prompts, completions, ratio)
         for padding_side in ("left", "right"):
             parallel = parallel_logits(model, tokenizer, prompts, completions, ratio, padding_side)
@@ -72,13 +74,23 @@ def test_parallel_student_forward_equals_evicting_decode(arch, attn):
     assert worst <= TOLERANCE
 
 
-def test_mask_is_not_trivially_causal(qwen2_tiny):
-    """Guard against a vacuous equivalence: the beacon layout must change the logits versus plain causal."""
+@pytest.mark.parametrize("view", [4, SlidingWindow(3)])
+def test_mask_is_not_trivially_causal(qwen2_tiny, view):
+    """Guard against a vacuous equivalence: the beacon and window layouts must change the logits versus causal."""
     model, tokenizer = qwen2_tiny
     prompts, completions = random_batch(seed=3)
-    compressed = parallel_logits(model, tokenizer, prompts, completions, 4, "left")
+    compressed = parallel_logits(model, tokenizer, prompts, completions, view, "left")
     plain = parallel_logits(model, tokenizer, prompts, completions, None, "left")
     assert max((a - b).abs().max().item() for a, b in zip(compressed, plain)) > 1e-2
+
+
+def test_window_eviction_is_physical(qwen2_tiny):
+    """The window control holds exactly prompt + B generated slots after B or more tokens were fed."""
+    model, tokenizer = qwen2_tiny
+    prompts, completions = random_batch(seed=4)
+    completions = [c[:13] for c in completions]  # 12 tokens fed per row
+    _, session = incremental_logits(model, tokenizer, prompts, completions, SlidingWindow(5))
+    assert session.cache.length == max(len(p) for p in prompts) + 5 - 1  # evicted to B - 1 after the last forward
 
 
 def test_eviction_is_physical(qwen2_tiny):

@@ -11,6 +11,11 @@ training equal positions in incremental decoding. Visibility (see `masks.py`):
 
 The completion token j is predicted by the logits of the token fed just before it, skipping beacons: the last
 prompt token for j = 0, completion token j - 1 otherwise (a beacon's own logits are never used).
+
+The trained **sliding-window control** (`SlidingWindow(B)` in place of a ratio) is the same machinery without
+beacons: a generated token sees the prompt and the `B` most recent generated tokens (itself included), which is
+exactly what incremental decoding holds when it keeps the prompt plus `B` generated entries and evicts the oldest
+(`WindowPolicy`). Positions are those of the teacher layout (nothing extra is fed).
 """
 
 from __future__ import annotations
@@ -26,6 +31,39 @@ PROMPT_WINDOW = -1  # window id of prompt tokens
 PAD_WINDOW = -2  # window id of padding
 
 
+@dataclass(frozen=True)
+class SlidingWindow:
+    """Student view of the trained window control: the prompt plus the `size` most recent generated tokens."""
+
+    size: int
+
+    def __post_init__(self):
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise BreadcrumbsError(f"sliding window size must be an integer >= 1, got {self.size!r}")
+
+    @property
+    def label(self) -> str:
+        return f"w{self.size}"
+
+
+# What one student row sees: a beacon ratio, a sliding window, or None (the teacher: full causal attention).
+StudentView = int | SlidingWindow | None
+STUDENT_LAYOUTS = ("beacon", "window")
+
+
+def student_views(layout: str, sizes: Sequence[int]) -> list[int | SlidingWindow]:
+    """The student views a training config asks for: `beacon` -> the ratios themselves, `window` -> one
+    `SlidingWindow(B)` per size (config key `beacon.layout`)."""
+    if layout not in STUDENT_LAYOUTS:
+        raise BreadcrumbsError(f"student layout must be one of {', '.join(STUDENT_LAYOUTS)}, got {layout!r}")
+    return [SlidingWindow(size) for size in sizes] if layout == "window" else list(sizes)
+
+
+def view_label(view: int | SlidingWindow) -> str:
+    """`c4` for beacons at ratio 4, `w8` for a sliding window of 8 (metric names in training logs)."""
+    return view.label if isinstance(view, SlidingWindow) else f"c{view}"
+
+
 @dataclass
 class StudentBatch:
     """A padded batch in the student layout. Shapes: `[B, T]` for the sequence, `[B, N]` for completions."""
@@ -37,6 +75,7 @@ class StudentBatch:
     predict_index: torch.LongTensor  # index into T of the logits that predict completion token j
     completion_ids: torch.LongTensor
     completion_mask: torch.BoolTensor
+    sliding: torch.LongTensor  # [B]: generated tokens a generated token sees (SlidingWindow size); 0 = no limit
 
     @property
     def valid(self) -> torch.BoolTensor:
@@ -80,14 +119,15 @@ def _row_layout(
 def build_student_batch(
     prompt_ids: Sequence[Sequence[int]],
     completion_ids: Sequence[Sequence[int]],
-    ratio: int | Sequence[int | None] | None,
+    ratio: StudentView | Sequence[StudentView],
     beacon_id: int,
     pad_id: int,
     padding_side: str = "left",
 ) -> StudentBatch:
     """Interleave beacons into (prompt, completion) pairs and pad them into one batch.
 
-    `ratio` is one int for the whole batch, one per row (mixed-ratio training), or None for the teacher layout
+    `ratio` is one view for the whole batch or one per row (mixed-ratio training): an int ratio (beacons), a
+    `SlidingWindow` (the trained window control: no beacons, a sliding mask), or None for the teacher layout
     (no beacon: ordinary causal attention over prompt + completion).
     """
     if len(prompt_ids) != len(completion_ids):
@@ -101,7 +141,9 @@ def build_student_batch(
     for prompt, completion, row_ratio in zip(prompt_ids, completion_ids, ratios):
         if not prompt:
             raise BreadcrumbsError("every prompt needs at least one token (e.g. BOS)")
-        rows.append(_row_layout(prompt, completion, None if row_ratio is None else check_ratio(row_ratio), beacon_id))
+        beacon_ratio = None if row_ratio is None or isinstance(row_ratio, SlidingWindow) else check_ratio(row_ratio)
+        rows.append(_row_layout(prompt, completion, beacon_ratio, beacon_id))
+    sliding = torch.tensor([view.size if isinstance(view, SlidingWindow) else 0 for view in ratios], dtype=torch.long)
     width = max(len(tokens) for tokens, *_ in rows)
     n_max = max((len(c) for c in completion_ids), default=0)
     batch = len(rows)
@@ -123,7 +165,9 @@ def build_student_batch(
         predict_index[row, :n] = torch.tensor(predict, dtype=torch.long) + offset
         completions[row, :n] = torch.tensor(list(completion), dtype=torch.long)
         completion_mask[row, :n] = True
-    return StudentBatch(input_ids, position_ids, window_ids, is_beacon, predict_index, completions, completion_mask)
+    return StudentBatch(
+        input_ids, position_ids, window_ids, is_beacon, predict_index, completions, completion_mask, sliding
+    )
 
 
 def beacons_fed(tokens_fed: int, ratio: int) -> int:
@@ -131,14 +175,17 @@ def beacons_fed(tokens_fed: int, ratio: int) -> int:
     return max(tokens_fed - 1, 0) // ratio
 
 
-def expected_peak_entries(prompt_len: int, tokens_fed: int, ratio: int | None) -> int:
+def expected_peak_entries(prompt_len: int, tokens_fed: int, ratio: StudentView) -> int:
     """The KV entries a sequence holds at its peak, by the layout rule (used to check the measured figure).
 
     With beacons: the prompt, one beacon per closed window, and a full window at the moment a beacon is fed
-    (its window is evicted right after); without (ratio None): the prompt and every fed token.
+    (its window is evicted right after); with a sliding window: the prompt and at most `size` fed tokens;
+    without (ratio None): the prompt and every fed token.
     """
     if ratio is None:
         return prompt_len + tokens_fed
+    if isinstance(ratio, SlidingWindow):
+        return prompt_len + min(tokens_fed, ratio.size)
     closed = beacons_fed(tokens_fed, ratio)
     open_window = tokens_fed - closed * ratio
     return prompt_len + closed + (ratio if closed else open_window)

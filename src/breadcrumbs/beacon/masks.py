@@ -13,11 +13,19 @@ from breadcrumbs.beacon.layout import PAD_WINDOW, PROMPT_WINDOW, StudentBatch
 
 
 def _visible(
-    q_window: torch.Tensor, k_window: torch.Tensor, k_beacon: torch.Tensor, q_index: torch.Tensor, k_index: torch.Tensor
+    q_window: torch.Tensor,
+    k_window: torch.Tensor,
+    k_beacon: torch.Tensor,
+    q_index: torch.Tensor,
+    k_index: torch.Tensor,
+    sliding: torch.Tensor,
 ) -> torch.Tensor:
-    """The visibility rule for broadcastable query/key attributes (see `layout.py`)."""
+    """The visibility rule for broadcastable query/key attributes (see `layout.py`); `sliding` > 0 limits a
+    generated query to that many most recent generated keys (the window control has no beacons, so index distance
+    is generated-token distance)."""
     causal = k_index <= q_index
-    shared = (k_window == PROMPT_WINDOW) | (k_window == q_window) | (k_beacon & (k_window < q_window))
+    recent = (sliding == 0) | (q_index - k_index < sliding)
+    shared = (k_window == PROMPT_WINDOW) | ((k_window == q_window) & recent) | (k_beacon & (k_window < q_window))
     real = (k_window != PAD_WINDOW) & (q_window != PAD_WINDOW)
     # A padding query sees itself only, so no softmax row is empty (an empty row gives NaN in sdpa).
     return (causal & shared & real) | (k_index == q_index)
@@ -29,7 +37,8 @@ def dense_mask(batch: StudentBatch) -> torch.BoolTensor:
     index = torch.arange(width, device=batch.input_ids.device)
     windows = batch.window_ids
     mask = _visible(
-        windows[:, :, None], windows[:, None, :], batch.is_beacon[:, None, :], index[None, :, None], index[None, None, :]
+        windows[:, :, None], windows[:, None, :], batch.is_beacon[:, None, :], index[None, :, None], index[None, None, :],
+        batch.sliding[:, None, None],
     )
     return mask[:, None]
 
@@ -38,10 +47,10 @@ def flex_block_mask(batch: StudentBatch):
     """A flex-attention `BlockMask` with the same visibility rule (sparse: whole evicted blocks are skipped)."""
     from torch.nn.attention.flex_attention import create_block_mask
 
-    windows, beacons = batch.window_ids, batch.is_beacon
+    windows, beacons, sliding = batch.window_ids, batch.is_beacon, batch.sliding
 
     def mask_mod(b, h, q_idx, kv_idx):
-        return _visible(windows[b, q_idx], windows[b, kv_idx], beacons[b, kv_idx], q_idx, kv_idx)
+        return _visible(windows[b, q_idx], windows[b, kv_idx], beacons[b, kv_idx], q_idx, kv_idx, sliding[b])
 
     batch_size, width = windows.shape
     return create_block_mask(mask_mod, batch_size, None, width, width, device=windows.device)

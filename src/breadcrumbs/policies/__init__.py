@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from breadcrumbs.beacon.layout import SlidingWindow
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.base import CachePolicy, FullCache
 from breadcrumbs.policies.beacon import BeaconPolicy
@@ -11,7 +12,7 @@ from breadcrumbs.policies.h2o import H2OPolicy
 from breadcrumbs.policies.knorm import KnormPolicy
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, parse_budget
 from breadcrumbs.policies.snapkv import SnapKVPolicy
-from breadcrumbs.policies.streaming import StreamingPolicy
+from breadcrumbs.policies.streaming import StreamingPolicy, WindowPolicy
 from breadcrumbs.policies.tova import TOVAPolicy
 
 
@@ -41,7 +42,14 @@ POLICY_FACTORIES: dict[str, Callable[[str, str | None], CachePolicy]] = {
     "tova": lambda spec, argument: TOVAPolicy(parse_budget(spec, argument)),
     "snapkv": lambda spec, argument: SnapKVPolicy(parse_budget(spec, argument)),
     "knorm": lambda spec, argument: KnormPolicy(parse_budget(spec, argument)),
+    # The trained sliding-window control (a model trained with `beacon.layout: window`): `window:B`.
+    "window": lambda spec, argument: WindowPolicy(parse_budget(spec, argument)),
 }
+
+
+def student_policy(view: int | SlidingWindow) -> CachePolicy:
+    """The serving policy of a student view: `BeaconPolicy(c)` for a ratio, `WindowPolicy(B)` for a window."""
+    return WindowPolicy(view.size) if isinstance(view, SlidingWindow) else BeaconPolicy(view)
 
 
 def policy_from_spec(spec: str) -> CachePolicy:
@@ -65,5 +73,7 @@ __all__ = [
     "SnapKVPolicy",
     "StreamingPolicy",
     "TOVAPolicy",
+    "WindowPolicy",
     "policy_from_spec",
+    "student_policy",
 ]

@@ -30,3 +30,15 @@ class StreamingPolicy(ScoredEvictionPolicy):
 
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         return self.slot_state["birth"][layer][:, 0].float()
+
+
+class WindowPolicy(StreamingPolicy):
+    """Serving side of the trained sliding-window control (`SlidingWindow(B)` in `beacon/layout.py`): the prompt
+    plus the `B` most recent generated entries, the oldest evicted. The same eviction as `streaming:B`; a separate
+    family because it is meant for a model trained with that mask (`beacon.layout: window`), not a training-free
+    baseline. Parallel window-mask forward == this policy's decoding is tested like the beacons'."""
+
+    name = "window"
+
+    def __init__(self, budget: int | BudgetMatch | None):
+        super().__init__(budget, sinks=0)

@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
+from breadcrumbs import validation
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.validation import Range
 
 
 @dataclass
@@ -38,6 +40,9 @@ class TaskConfig:
 @dataclass
 class BeaconConfig:
     ratios: list = field(default_factory=lambda: [4])  # compression ratio(s) c; several = sampled per sequence
+    # beacon | window: `window` trains the sliding-window control instead of beacons (same recipe; each value in
+    # `ratios` is then a window of B generated entries; serve it with `window:B`; see docs/baselines.md)
+    layout: str = "beacon"
 
 
 @dataclass
@@ -142,6 +147,7 @@ class TrainConfig:
 CHOICES = {
     "model.dtype": ("float32", "bfloat16", "float16"),
     "model.attn_implementation": ("sdpa", "eager", "flex_attention"),
+    "beacon.layout": ("beacon", "window"),
     "task.style": ("search", "direct"),
     "sft.scheduler": ("constant", "linear", "cosine"),
     "rl.scheduler": ("constant", "linear", "cosine"),
@@ -161,6 +167,14 @@ POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
     "rl.updates_per_batch", "eval.batch_size", "checkpoint.every", "log_every", "optim.eps",
 )
+# Keys with a bounded range (checked after NON_NEGATIVE / POSITIVE); every float key must also be finite.
+RANGES: dict[str, Range] = {
+    "seed": validation.SEED,
+    "rl.top_p": Range(0, 1, low_open=True),
+    "rl.format_reward": validation.PROBABILITY,
+    "optim.beta1": Range(0, 1, high_open=True),
+    "optim.beta2": Range(0, 1, high_open=True),
+}
 
 
 def _type_name(kind: Any) -> str:
@@ -214,17 +228,28 @@ def _get(config: TrainConfig, key: str) -> Any:
     return value
 
 
+def _check_finite(section: Any, prefix: str) -> None:
+    """Every float in the config is finite (an inf learning rate trains to NaN weights without a word)."""
+    for item in dataclasses.fields(section):
+        value = getattr(section, item.name)
+        if dataclasses.is_dataclass(value):
+            _check_finite(value, f"{prefix}{item.name}.")
+        elif isinstance(value, float):
+            validation.check_range(f"config key '{prefix}{item.name}'", value, Range())
+
+
 def validate(config: TrainConfig) -> TrainConfig:
     """Cross-field checks; each failure is one BreadcrumbsError naming the key and the fix."""
     for key, allowed in CHOICES.items():
         if _get(config, key) not in allowed:
             raise BreadcrumbsError(f"config key '{key}' must be one of {', '.join(allowed)}, got {_get(config, key)!r}")
-    for key in NON_NEGATIVE:
-        if _get(config, key) < 0:
-            raise BreadcrumbsError(f"config key '{key}' must be >= 0, got {_get(config, key)!r}")
-    for key in POSITIVE:
-        if _get(config, key) <= 0:
-            raise BreadcrumbsError(f"config key '{key}' must be > 0, got {_get(config, key)!r}")
+    for keys, allowed in ((NON_NEGATIVE, validation.NON_NEGATIVE), (POSITIVE, validation.POSITIVE)):
+        for key in keys:
+            validation.check_range(f"config key '{key}'", _get(config, key), allowed)
+    for key, allowed in RANGES.items():
+        validation.check_range(f"config key '{key}'", _get(config, key), allowed)
+    _check_finite(config, "")
+    validation.check_device_name("config key 'device'", config.device)
     if not config.task.name:
         raise BreadcrumbsError("config key 'task.name' is missing; set it to a task, e.g. task.name: countdown")
     from breadcrumbs.tasks import get_task, list_tasks
@@ -261,8 +286,6 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"config key 'rl.minibatch_size' ({rl.minibatch_size}) must divide rl.batch_size ({rl.batch_size}) "
             f"and be a multiple of rl.group_size ({rl.group_size}); or 0 for the whole batch"
         )
-    if not 0 < rl.top_p <= 1:
-        raise BreadcrumbsError(f"config key 'rl.top_p' must be in (0, 1], got {rl.top_p}")
     if config.distill.mode == "two_stage" and config.distill.steps == 0:
         raise BreadcrumbsError(
             "config key 'distill.steps' is 0 but distill.mode is two_stage; set distill.steps > 0 or mode: joint"
@@ -310,15 +333,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a YAML file (or start from the defaults when `path` is None), apply overrides, check everything."""
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise BreadcrumbsError(f"config file {str(path)!r} not found; pass an existing YAML file to --config")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise BreadcrumbsError(f"config file {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+        name = f"config file {str(path)!r}"
+        data = validation.load_yaml(validation.read_text_file(path, "--config"), name) or {}
         if not isinstance(data, dict):
-            raise BreadcrumbsError(f"config file {str(path)!r} must hold a mapping of sections at the top level")
+            raise BreadcrumbsError(f"{name} must hold a mapping of sections at the top level")
     return config_from_dict(apply_overrides(data, list(overrides or [])))
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 
 import torch
 
+from breadcrumbs.beacon.layout import student_views, view_label
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import generate
 from breadcrumbs.models import load_model
-from breadcrumbs.policies import BeaconPolicy, FullCache
+from breadcrumbs.policies import FullCache, student_policy
 from breadcrumbs.tasks import get_task
 from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
 from breadcrumbs.training.config import TrainConfig, config_from_dict, dump_config
@@ -62,12 +63,13 @@ def distill_weight_at(config: TrainConfig, stage: str, step: int) -> float:
 
 
 def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_size: int) -> dict:
-    """Greedy accuracy (verifier reward 1) with the full cache and with beacons at each ratio, and peak KV."""
+    """Greedy accuracy (verifier reward 1) with the full cache and with each student view (beacon ratio or sliding
+    window), and peak KV."""
     was_training = rt.base.training
     rt.base.eval()
     prompts = [task.prompt(problem) for problem in problems]
     result = {}
-    for label, policy in [("full", FullCache())] + [(f"c{r}", BeaconPolicy(r)) for r in ratios]:
+    for label, policy in [("full", FullCache())] + [(view_label(r), student_policy(r)) for r in ratios]:
         out = generate(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
         correct = [task.verify(problem, text) >= 1.0 for problem, text in zip(problems, out.texts)]
         result[f"acc_{label}"] = sum(correct) / max(1, len(correct))
@@ -209,7 +211,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=global_step, desc="train", unit="step", dynamic_ncols=True)
         eval_problems = self.source.eval_problems()
-        eval_ratios = cfg.eval.ratios or cfg.beacon.ratios
+        eval_ratios = student_views(cfg.beacon.layout, cfg.eval.ratios or cfg.beacon.ratios)
         eval_tokens = cfg.eval.max_new_tokens or cfg.rl.max_new_tokens
         final = self.resume_from
         stage_start = 0
@@ -351,7 +353,8 @@ class Trainer:
                 f"sft.batch_size {cfg.sft.batch_size} does not split over {rt.world} processes; use a multiple"
             )
         prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
-        ratios = sample_ratios(cfg.beacon.ratios, len(problems), derive_seed(cfg.seed, "sft-ratio", step))
+        views = student_views(cfg.beacon.layout, cfg.beacon.ratios)
+        ratios = sample_ratios(views, len(problems), derive_seed(cfg.seed, "sft-ratio", step))
         global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
         mine = lambda items: shard(items, rt.rank, rt.world)  # noqa: E731
@@ -375,7 +378,8 @@ class Trainer:
                 f"make rl.batch_size a multiple of {rl.group_size * rt.world}"
             )
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
-        all_ratios = sample_ratios(cfg.beacon.ratios, rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step))
+        views = student_views(cfg.beacon.layout, cfg.beacon.ratios)
+        all_ratios = sample_ratios(views, rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step))
         ratios = shard(all_ratios, rt.rank, rt.world)
         rollouts = collect_rollouts(
             rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
