@@ -20,12 +20,15 @@ FAMILY_STYLE = {
     "snapkv": dict(color="#9467bd", marker="D", markersize=6),
     "streaming": dict(color="#ff7f0e", marker="v", markersize=7),
     "knorm": dict(color="#8c564b", marker="P", markersize=7),
+    "rkv": dict(color="#17becf", marker="X", markersize=7),
+    "window": dict(color="#e377c2", marker="h", markersize=7),
 }
 FAMILY_NAME = {
-    "full": "Full cache", "beacon": "Beacons (learned)", "tova": "TOVA", "h2o": "H2O", "snapkv": "SnapKV",
-    "streaming": "StreamingLLM", "knorm": "K-norm",
+    "full": "Full cache", "beacon": "Beacons (learned)", "tova": "TOVA", "h2o": "H2O",
+    "snapkv": "SnapKV (decoding variant)", "streaming": "StreamingLLM", "knorm": "K-norm", "rkv": "R-KV",
+    "window": "Sliding window (trained control)",
 }
-EXTRA_COLORS = ["#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+EXTRA_COLORS = ["#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78"]
 
 
 def _point_label(summary: MethodSummary) -> str:

@@ -10,6 +10,7 @@ from breadcrumbs.policies.base import CachePolicy, FullCache
 from breadcrumbs.policies.beacon import BeaconPolicy
 from breadcrumbs.policies.h2o import H2OPolicy
 from breadcrumbs.policies.knorm import KnormPolicy
+from breadcrumbs.policies.rkv import RKVPolicy
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, parse_budget
 from breadcrumbs.policies.snapkv import SnapKVPolicy
 from breadcrumbs.policies.streaming import StreamingPolicy, WindowPolicy
@@ -42,6 +43,7 @@ POLICY_FACTORIES: dict[str, Callable[[str, str | None], CachePolicy]] = {
     "tova": lambda spec, argument: TOVAPolicy(parse_budget(spec, argument)),
     "snapkv": lambda spec, argument: SnapKVPolicy(parse_budget(spec, argument)),
     "knorm": lambda spec, argument: KnormPolicy(parse_budget(spec, argument)),
+    "rkv": lambda spec, argument: RKVPolicy(parse_budget(spec, argument)),
     # The trained sliding-window control (a model trained with `beacon.layout: window`): `window:B`.
     "window": lambda spec, argument: WindowPolicy(parse_budget(spec, argument)),
 }
@@ -69,6 +71,7 @@ __all__ = [
     "FullCache",
     "H2OPolicy",
     "KnormPolicy",
+    "RKVPolicy",
     "ScoredEvictionPolicy",
     "SnapKVPolicy",
     "StreamingPolicy",
