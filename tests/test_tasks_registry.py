@@ -112,7 +112,7 @@ def test_generation_matches_recorded_fingerprints() -> None:
 
 
 FINGERPRINTS = {
-    "countdown": "858cb5369f3c322d",
+    "countdown": "71eba1c6e5679090",
     "linsys": "8c04949dc1eb4524",
     "stargraph": "e47243b8ae7012a1",  # difficulty records the labels and compact knobs (data unchanged)
 }

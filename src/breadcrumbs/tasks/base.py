@@ -7,6 +7,8 @@ ASCII plus newline, so one character is one token of the character-level tokeniz
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 from abc import ABC, abstractmethod
@@ -21,6 +23,11 @@ STYLES = ("search", "direct")
 MAX_ATTEMPTS = 10_000
 # Longest integer literal any parser accepts (keeps int() cheap and far below Python's digit limit).
 MAX_DIGITS = 12
+# Held-out splits: a problem's split is a pure function of its canonical key (`Task.problem_key`), so a problem is
+# in the same split whatever seed, stage or difficulty drew it, and training streams (split "train") never meet
+# evaluation sets ("dev" for tuning, "test" for reporting). Buckets of a 100-way hash: 0-9 test, 10-19 dev, rest train.
+SPLITS = ("train", "dev", "test")
+_SPLIT_BUCKETS = (("test", 10), ("dev", 20), ("train", 100))
 _ANSWER_LINE = re.compile(r"^\s*answer\s*:(.*)$", re.IGNORECASE)
 
 
@@ -128,24 +135,43 @@ class Task(ABC):
         return resolved
 
     # ----- generation -------------------------------------------------------------------------------------
-    def generate(self, n: int, seed: int, **difficulty: Any) -> list[Problem]:
-        """`n` valid problems, identical for the same seed and difficulty on any machine (a prefix for smaller n)."""
+    def generate(self, n: int, seed: int, split: str | None = None, **difficulty: Any) -> list[Problem]:
+        """`n` valid problems, identical for the same seed and difficulty on any machine (a prefix for smaller n).
+
+        `split` ("train", "dev" or "test") keeps only problems of that held-out split (see `split_of`); None keeps
+        every problem. Ids name the split, so records made from different splits never share an id."""
         if type(n) is not int or n < 0:
             raise BreadcrumbsError(f"the number of problems must be a non-negative integer, got {n!r}")
         if type(seed) is not int:
             raise BreadcrumbsError(f"the seed must be an integer, got {seed!r}")
+        if split is not None and split not in SPLITS:
+            raise BreadcrumbsError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         knobs = self.resolve_difficulty(difficulty)
         rng = random.Random(seed)
-        return [Problem(self.name, f"{self.name}-{seed}-{i}", self._draw(rng, knobs), knobs) for i in range(n)]
+        prefix = f"{self.name}-{seed}" if split is None else f"{self.name}-{split}-{seed}"
+        return [Problem(self.name, f"{prefix}-{i}", self._draw(rng, knobs, split), knobs) for i in range(n)]
 
-    def _draw(self, rng: random.Random, knobs: dict[str, int]) -> dict:
+    def _draw(self, rng: random.Random, knobs: dict[str, int], split: str | None = None) -> dict:
         for _ in range(MAX_ATTEMPTS):
             data = self.sample(rng, knobs)
-            if data is not None:
+            if data is not None and (split is None or self.split_of(data) == split):
                 return data
+        where = "" if split is None else f" in split {split!r}"
         raise BreadcrumbsError(
-            f"task {self.name} found no valid problem in {MAX_ATTEMPTS} draws at difficulty {knobs}; widen the ranges"
+            f"task {self.name} found no valid problem{where} in {MAX_ATTEMPTS} draws at difficulty {knobs}; "
+            "widen the ranges"
         )
+
+    def problem_key(self, data: Mapping) -> str:
+        """The canonical identity of a problem: equal for two instances that are the same question (tasks override
+        this to ignore presentation, e.g. the order of given numbers or edges). Default: the data as sorted JSON."""
+        return json.dumps(data, sort_keys=True)
+
+    def split_of(self, data: Mapping) -> str:
+        """The held-out split ("train", "dev" or "test") a problem belongs to, from a hash of its canonical key."""
+        digest = hashlib.sha256(f"{self.name}:{self.problem_key(data)}".encode()).digest()
+        bucket = int.from_bytes(digest[:8], "little") % 100
+        return next(name for name, end in _SPLIT_BUCKETS if bucket < end)
 
     @abstractmethod
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:

@@ -5,7 +5,9 @@ non-zero); each given number used at most as often as given. The solver only mak
 a >= b: a+b, a-b (a > b), a*b and a/b (b > 1, exact), so its intermediates are positive integers.
 
 Search trace: a depth-first search over pairwise moves, children tried closest-to-target first (ties in
-generation order: pairs in board order, then + - * /). Each tried move is one line, `a op b=c [board after]`;
+generation order: pairs in board order, then + - * /), or, with the knob `order=1`, in that fixed generation order
+alone. The fixed order makes every step of the trace local (the next move is the one after the last move tried at
+this depth), which small models learn; closest-first needs a global sort of all moves at every node. Each tried move is one line, `a op b=c [board after]`;
 a leaf that misses is `a op b=c no`; a failed subtree is closed by `back`; a move repeating one already tried
 at that node (equal numbers) is skipped; the move that hits the target is `a op b=target`. The search is
 capped at MAX_SEARCH_LINES lines; the generator draws the target from a random chain of moves over all k
@@ -90,14 +92,18 @@ def random_chain(numbers: list[int], rng: random.Random) -> int:
     return values[0]
 
 
-def search(numbers: list[int], target: int) -> Search:
-    """Depth-first search for `target` (closest results first), capped at MAX_SEARCH_LINES lines."""
+def search(numbers: list[int], target: int, closest_first: bool = True) -> Search:
+    """Depth-first search for `target` (closest results first, or in generation order), capped at MAX_SEARCH_LINES
+    lines."""
     lines: list[str] = []
     path: list[str] = []
 
     def dfs(board: list[Item]) -> Item | None:
         tried = set()
-        for item, after in sorted(_moves(board), key=lambda move: abs(move[0].value - target)):
+        moves = list(_moves(board))
+        if closest_first:
+            moves.sort(key=lambda move: abs(move[0].value - target))
+        for item, after in moves:
             if len(lines) >= MAX_SEARCH_LINES:
                 return None
             line = f"{item.left.value}{item.op}{item.right.value}={item.value}"
@@ -137,6 +143,7 @@ class Countdown(Task):
         Knob("max_number", 5, 100, 20, "numbers are drawn from 1..max_number"),
         Knob("max_target", 10, 1000, 100, "targets lie in 10..max_target"),
         Knob("backtracks", 0, 4, 1, "least number of failed subtrees (`back` lines) in the search trace"),
+        Knob("order", 0, 1, 0, "search order of moves: 0 closest-to-target first, 1 fixed (pairs in board order, + - * /)"),
     )
 
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:
@@ -144,7 +151,7 @@ class Countdown(Task):
         target = random_chain(numbers, rng)
         if not 10 <= target <= knobs["max_target"] or target in numbers:
             return None
-        found = search(numbers, target)
+        found = search(numbers, target, closest_first=not knobs["order"])
         if found.answer is None or found.backtracks < knobs["backtracks"]:
             return None
         return {"numbers": numbers, "target": target, "answer": found.answer}
@@ -153,12 +160,17 @@ class Countdown(Task):
         require_ints(require(data, "numbers", list), "numbers")
         require(data, "target", int)
 
+    def problem_key(self, data: Mapping) -> str:
+        """Sorted numbers and the target: the same question whatever order the numbers are given in."""
+        return f"{sorted(data['numbers'])}->{data['target']}"
+
     def prompt(self, problem: Problem) -> str:
         numbers = ",".join(str(n) for n in problem.data["numbers"])
         return f"Countdown: make {problem.data['target']} from [{numbers}]\n"
 
     def reason(self, problem: Problem, style: str) -> tuple[list[str], str]:
-        found = search(problem.data["numbers"], problem.data["target"])
+        closest_first = not problem.difficulty.get("order", 0)
+        found = search(problem.data["numbers"], problem.data["target"], closest_first=closest_first)
         if found.answer is None:
             raise BreadcrumbsError(f"countdown problem {problem.id} has no solution within the search cap")
         return (found.lines if style == "search" else found.path), found.answer

@@ -149,6 +149,10 @@ class LinSys(Task):
         if not square or len(coefficients) != n or len(constants) != n:
             raise BreadcrumbsError("problem data needs an n x n 'coefficients' matrix and n 'constants' for n variables")
 
+    def problem_key(self, data: Mapping) -> str:
+        """The system: its variables, coefficient rows and constants (the solution follows from them)."""
+        return f"{data['variables']}:{data['coefficients']}={data['constants']}"
+
     def prompt(self, problem: Problem) -> str:
         data = problem.data
         lines = [format_equation(eq, data["variables"]) for eq in zip(data["coefficients"], data["constants"])]

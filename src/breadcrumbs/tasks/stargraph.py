@@ -83,6 +83,10 @@ class StarGraph(Task):
         require(data, "start", int)
         require(data, "goal", int)
 
+    def problem_key(self, data: Mapping) -> str:
+        """The graph (edges in sorted order: the listing order is presentation), start and goal."""
+        return f"{sorted(map(tuple, data['edges']))}:{data['start']}->{data['goal']}"
+
     def prompt(self, problem: Problem) -> str:
         compact = _is_compact(problem)
         edges = " ".join(_path_text(edge, ">", compact) for edge in problem.data["edges"])

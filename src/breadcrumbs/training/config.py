@@ -7,6 +7,7 @@ into one `BreadcrumbsError` line that names the key and the fix. `docs/training.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,16 @@ class BeaconConfig:
     # beacon | window: `window` trains the sliding-window control instead of beacons (same recipe; each value in
     # `ratios` is then a window of B generated entries; serve it with `window:B`; see docs/baselines.md)
     layout: str = "beacon"
+    # choice: each sequence takes one of `ratios`; range: `ratios` is [low, high] and each sequence draws an integer
+    # c in low..high with probability proportional to log((c+1)/c) (log-uniform), so one model serves every c there
+    sampling: str = "choice"
+
+    def choices(self) -> tuple[list[int], list[float] | None]:
+        """(ratios a training sequence may take, their sampling weights; None = uniform)."""
+        if self.sampling == "range":
+            values = list(range(self.ratios[0], self.ratios[-1] + 1))
+            return values, [math.log((c + 1) / c) for c in values]
+        return list(self.ratios), None
 
 
 @dataclass
@@ -54,6 +65,7 @@ class SFTConfig:
     scheduler: str = "cosine"  # constant | linear | cosine (after warmup)
     student_weight: float = 1.0  # weight of the CE under the student (beacon) layout; 0 = teacher layout only
     student_start: int = 0  # SFT step from which the student CE is added (the teacher learns the task alone first)
+    difficulty: dict = field(default_factory=dict)  # knobs for this stage's problems, on top of task.difficulty
     fused_forward: bool = True  # teacher and student rows in one forward pass
 
 
@@ -76,6 +88,7 @@ class RLConfig:
     loss_norm: str = "token"  # token: mean over all generated tokens | sequence: mean per sequence, then over sequences
     scale_rewards: bool = True  # divide group-centred rewards by the group std
     format_reward: float = 0.0  # reward for a parsable but wrong answer
+    difficulty: dict = field(default_factory=dict)  # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
 
 
 @dataclass
@@ -105,6 +118,7 @@ class EvalConfig:
     max_new_tokens: int = 0  # 0 = rl.max_new_tokens
     batch_size: int = 64
     ratios: list = field(default_factory=list)  # student ratios to evaluate; empty = beacon.ratios
+    difficulty: dict = field(default_factory=dict)  # knobs of the held-out (dev split) problems, on top of task.difficulty
 
 
 @dataclass
@@ -119,6 +133,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under accelerate launch / torchrun, the launcher decides)
     mixed_precision: str = "no"  # no | bf16 | fp16 (autocast; CUDA)
     log_every: int = 1
+    # Wall-time budget of the run's training steps in seconds (evaluations excluded); 0 = none. Training stops
+    # (evaluation + checkpoint) after the first step at which the summed step time reaches it: equal-time ablations.
+    time_budget_s: float = 0.0
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     beacon: BeaconConfig = field(default_factory=BeaconConfig)
@@ -155,13 +172,14 @@ CHOICES = {
     "distill.mode": ("joint", "two_stage", "off"),
     "distill.direction": ("forward", "reverse"),
     "distill.schedule": ("constant", "linear_warmup"),
+    "beacon.sampling": ("choice", "range"),
     "mixed_precision": ("no", "bf16", "fp16"),
 }
 NON_NEGATIVE = (
     "sft.steps", "sft.warmup_steps", "sft.student_weight", "sft.student_start", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
-    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward",
+    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "time_budget_s",
 )
 POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
@@ -260,10 +278,16 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise BreadcrumbsError(
             f"config key 'task.name': unknown task {config.task.name!r}; choose one of {', '.join(list_tasks())}"
         ) from None
-    try:
-        task.resolve_difficulty(config.task.difficulty)
-    except BreadcrumbsError as err:
-        raise BreadcrumbsError(f"config key 'task.difficulty': {err}") from None
+    for key in ("task.difficulty", "sft.difficulty", "rl.difficulty", "eval.difficulty"):
+        try:
+            task.resolve_difficulty({**config.task.difficulty, **_get(config, key)})
+        except BreadcrumbsError as err:
+            raise BreadcrumbsError(f"config key '{key}': {err}") from None
+    if config.beacon.sampling == "range" and (len(config.beacon.ratios) != 2 or config.beacon.ratios[0] > config.beacon.ratios[1]):
+        raise BreadcrumbsError(
+            f"config key 'beacon.ratios' must be [low, high] with low <= high when beacon.sampling is range, "
+            f"got {config.beacon.ratios!r}"
+        )
     for key in ("beacon.ratios", "eval.ratios"):
         ratios = _get(config, key)
         if key == "beacon.ratios" and not ratios:

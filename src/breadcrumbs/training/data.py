@@ -26,16 +26,28 @@ def derive_seed(*parts: object) -> int:
 
 class ProblemSource:
     """The problems of each step. A fixed pool (`train_problems > 0`) is walked in a per-epoch shuffled order;
-    otherwise every step draws fresh problems from its own seed."""
+    otherwise every step draws fresh problems from its own seed.
 
-    def __init__(self, task: Task, config: TaskConfig, seed: int):
+    Training problems come only from the task's "train" split and held-out problems only from its "dev" split
+    (`Task.split_of`, a hash of each problem's canonical key), so no evaluation problem ever occurs in a training
+    stream, whatever the seeds, stages or difficulties. `difficulty` maps a stage ("sft", "rl", "distill", "eval")
+    to knobs applied on top of the task's difficulty."""
+
+    def __init__(self, task: Task, config: TaskConfig, seed: int, difficulty: dict[str, dict] | None = None):
         self.task = task
         self.config = config
         self.seed = seed
+        self.stage_difficulty = difficulty or {}
         self.pool: list[Problem] | None = None
         self._orders: dict[int, list[int]] = {}
         if config.train_problems:
-            self.pool = task.generate(config.train_problems, seed=derive_seed(seed, "pool"), **config.difficulty)
+            self.pool = task.generate(
+                config.train_problems, seed=derive_seed(seed, "pool"), split="train", **self.difficulty("sft")
+            )
+
+    def difficulty(self, stage: str) -> dict:
+        """The knobs of `stage`'s problems: the task's difficulty updated with the stage's own."""
+        return {**self.config.difficulty, **self.stage_difficulty.get(stage, {})}
 
     def _pool_order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
@@ -47,7 +59,9 @@ class ProblemSource:
     def batch(self, stage: str, step: int, size: int) -> list[Problem]:
         """The `size` problems of `stage` step `step` (0-based within the stage)."""
         if self.pool is None:
-            return self.task.generate(size, seed=derive_seed(self.seed, stage, step), **self.config.difficulty)
+            return self.task.generate(
+                size, seed=derive_seed(self.seed, stage, step), split="train", **self.difficulty(stage)
+            )
         start = step * size  # the data cursor: position in the endless sequence of shuffled epochs
         out = []
         for index in range(start, start + size):
@@ -64,8 +78,10 @@ class ProblemSource:
         return {"stage": stage, "step": step, "problems_seen": position, "epoch": epoch, "offset": offset}
 
     def eval_problems(self) -> list[Problem]:
+        """The held-out problems evaluated during training (dev split; final reports use the test split)."""
         return self.task.generate(
-            self.config.eval_problems, seed=derive_seed(self.seed + EVAL_SEED_OFFSET, "eval"), **self.config.difficulty
+            self.config.eval_problems, seed=derive_seed(self.seed + EVAL_SEED_OFFSET, "eval"), split="dev",
+            **self.difficulty("eval"),
         )
 
 
@@ -94,9 +110,12 @@ def shard(items: Sequence, rank: int, world: int) -> list:
     return list(items[rank * per : (rank + 1) * per])
 
 
-def sample_ratios(ratios: Sequence[int], count: int, seed: int) -> list[int]:
-    """One compression ratio per sequence, uniformly from `ratios` (all the same when there is one)."""
+def sample_ratios(ratios: Sequence, count: int, seed: int, weights: Sequence[float] | None = None) -> list:
+    """One compression ratio (student view) per sequence from `ratios`, uniformly or by `weights` (all the same
+    when there is one)."""
     if len(ratios) == 1:
         return [ratios[0]] * count
     rng = random.Random(seed)
+    if weights is not None:
+        return rng.choices(list(ratios), weights=list(weights), k=count)
     return [rng.choice(list(ratios)) for _ in range(count)]

@@ -24,16 +24,7 @@ from breadcrumbs.policies import FullCache
 from breadcrumbs.tasks import Problem, Task
 from breadcrumbs.training.config import DistillConfig, RLConfig
 from breadcrumbs.training.data import encode_prompts
-from breadcrumbs.training.losses import (
-    completion_logits,
-    distill_kl,
-    group_advantages,
-    grpo_token_loss,
-    layout_batch,
-    reference_kl,
-    token_entropy,
-    token_logprobs,
-)
+from breadcrumbs.training.losses import group_advantages, grpo_token_loss, layout_batch, reference_kl
 from breadcrumbs.training.runtime import Runtime, Sums
 
 
@@ -94,12 +85,12 @@ def collect_rollouts(
     )
 
 
-def sequence_logprobs(rt: Runtime, model, rollouts: Rollouts) -> torch.Tensor:
-    """Log-probs of the sampled tokens under the teacher layout, without gradient, `[B, N]`."""
+def sequence_logprobs(rt: Runtime, model, rollouts: Rollouts, rl_cfg: RLConfig) -> torch.Tensor:
+    """Log-probs of the sampled tokens under the teacher layout (the sampling distribution), no gradient, `[B, N]`.
+    `model` is a `TokenScorer` (possibly wrapped): the policy's or the reference's."""
     batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
     with torch.no_grad(), rt.autocast():
-        logits = completion_logits(model, batch, rt.base)
-    return token_logprobs(logits, batch.completion_ids)
+        return model(batch, rt.head_options(rl_cfg.temperature))["logprob"]
 
 
 def _normalise(per_token: torch.Tensor, mask: torch.Tensor, how: str, denominator: float) -> torch.Tensor:
@@ -129,6 +120,7 @@ def rl_loss(
     rows = len(rollouts)
     distill = distill_weight > 0
     teacher_needs_grad = rl_weight > 0 or (distill and distill_cfg.teacher_grad)
+    options = rt.head_options(rl_cfg.temperature, distill_cfg)
     sums = Sums()
     with rt.autocast():
         if distill and distill_cfg.fused_forward and teacher_needs_grad:
@@ -136,22 +128,21 @@ def rl_loss(
                 rollouts.prompts * 2, rollouts.completions * 2, [None] * rows + rollouts.ratios, rt.beacon_id,
                 rt.pad_id, rt.device,
             )
-            logits = completion_logits(rt.model, batch, rt.base)
-            teacher_logits, student_logits = logits[:rows], logits[rows:]
+            terms = rt.model(batch, options, paired=True)
         else:
             batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
             with torch.set_grad_enabled(teacher_needs_grad and torch.is_grad_enabled()):
-                teacher_logits = completion_logits(rt.model, batch, rt.base)
-            student_logits = None
+                terms = rt.model(batch, options, keep_hidden=distill)
             if distill:
                 student = layout_batch(
                     rollouts.prompts, rollouts.completions, rollouts.ratios, rt.beacon_id, rt.pad_id, rt.device
                 )
-                student_logits = completion_logits(rt.model, student, rt.base)
-    ids, mask = batch.completion_ids[:rows], batch.completion_mask[:rows].float()
+                paired = rt.model(student, options, teacher_hidden=terms["hidden"])
+                terms.update(kl=paired["kl"], student_argmax=paired["student_argmax"])
+    mask = batch.completion_mask[:rows].float()
     tokens = mask.sum()
     how = rl_cfg.loss_norm
-    logprobs = token_logprobs(teacher_logits, ids)
+    logprobs = terms["logprob"]
     loss = torch.zeros((), device=rt.device)
     if rl_weight > 0:
         old = logprobs.detach() if old_logprobs is None else old_logprobs
@@ -166,26 +157,28 @@ def rl_loss(
         loss = loss + rl_weight * _normalise(rl_term, mask, how, denominator)
         sums.add("pg_loss", pg.sum(), tokens)
         sums.add("clip_frac", clipped.sum(), tokens)
-    if student_logits is not None:
-        kl = distill_kl(teacher_logits, student_logits, mask, distill_cfg.direction, distill_cfg.teacher_grad)
+    if distill:
+        kl = terms["kl"]
         loss = loss + distill_weight * _normalise(kl, mask, how, denominator)
         sums.add("distill_kl", kl.sum(), tokens)
-        with torch.no_grad():
-            agree = (student_logits.argmax(-1) == teacher_logits.argmax(-1)).float() * mask
-        sums.add("student_agree", agree.sum(), tokens)
-    with torch.no_grad():
-        sums.add("entropy", (token_entropy(teacher_logits.detach()) * mask).sum(), tokens)
-        sums.add("nll_teacher", -(logprobs.detach() * mask).sum(), tokens)
+        sums.add("student_agree", ((terms["student_argmax"] == terms["argmax"]).float() * mask).sum(), tokens)
+    sums.add("entropy", terms["entropy"].sum(), tokens)
+    sums.add("nll_teacher", -logprobs.detach().sum(), tokens)
     sums.add("loss", loss.detach(), 1.0 / rt.world)  # summed over processes: the global loss of this update
     return loss * rt.world, sums
 
 
-def rollout_sums(rollouts: Rollouts) -> Sums:
-    """Reward, accuracy, length and KV figures of a rollout batch (full cache measured; beacon by the layout)."""
+def rollout_sums(rollouts: Rollouts, group_size: int) -> Sums:
+    """Reward, accuracy, length and KV figures of a rollout batch (full cache measured; beacon by the layout), and
+    the GRPO diagnostics per group: `signal_groups` (share of groups whose rewards differ, the only ones with a
+    non-zero advantage) and `pass_at_g` (share of groups with at least one correct sample)."""
     sums = Sums()
     rows = len(rollouts)
+    groups = rollouts.rewards.view(-1, group_size)
     sums.add("reward", rollouts.rewards.sum(), rows)
     sums.add("accuracy", (rollouts.rewards >= 1.0).float().sum(), rows)
+    sums.add("signal_groups", (groups.max(1).values > groups.min(1).values).float().sum(), len(groups))
+    sums.add("pass_at_g", (groups >= 1.0).any(1).float().sum(), len(groups))
     sums.add("completion_len", sum(len(c) for c in rollouts.completions), rows)
     sums.add("truncated", sum(s.stop_reason == "length" for s in rollouts.stats), rows)
     sums.add("kv_peak_full", sum(s.peak_kv_entries for s in rollouts.stats), rows)

@@ -28,7 +28,8 @@ from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_s
 from breadcrumbs.training.config import TrainConfig, config_from_dict, dump_config
 from breadcrumbs.training.data import ProblemSource, derive_seed, encode_traces, sample_ratios, shard
 from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, sequence_logprobs
-from breadcrumbs.training.runtime import Runtime, Sums
+from breadcrumbs.training.losses import TokenScorer
+from breadcrumbs.training.runtime import Runtime, Sums, make_accelerator
 from breadcrumbs.training.sft import sft_loss
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -89,8 +90,6 @@ class Trainer:
         self, config: TrainConfig, out_dir: str | Path, resume: bool = False, progress: bool = True,
         device: str | None = None, echo: bool | None = None,
     ):
-        from accelerate import Accelerator
-
         self.run_dir = Path(out_dir)
         self.stop_after: int | None = None  # test hook: abort after this global step (simulates a kill)
         self.progress = progress
@@ -117,10 +116,14 @@ class Trainer:
         device = device or config.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.accelerator = Accelerator(cpu=device == "cpu", mixed_precision=config.mixed_precision)
+        self.accelerator = make_accelerator(device == "cpu", config.mixed_precision, config.optim.grad_clip)
         self.main = self.accelerator.is_main_process
         self.task = get_task(config.task.name)
-        self.source = ProblemSource(self.task, config.task, config.seed)
+        self.source = ProblemSource(
+            self.task, config.task, config.seed,
+            {"sft": config.sft.difficulty, "rl": config.rl.difficulty, "distill": config.rl.difficulty,
+             "eval": config.eval.difficulty},
+        )
         self.logger = logging.getLogger(f"{LOGGER}.{id(self)}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
@@ -155,12 +158,21 @@ class Trainer:
         model.train()
         return model, tokenizer
 
-    def _optimizer(self, model, lr: float):
+    def _optimizer(self, model):
+        """The run's one AdamW (prepared with the model once; each stage sets its learning rate and resets it)."""
         o = self.config.optim
         return torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=lr, betas=(o.beta1, o.beta2), eps=o.eps,
+            [p for p in model.parameters() if p.requires_grad], lr=0.0, betas=(o.beta1, o.beta2), eps=o.eps,
             weight_decay=o.weight_decay,
         )
+
+    @staticmethod
+    def _start_stage(optimizer, lr: float, schedule):
+        """Fresh AdamW moments and this stage's learning rate and schedule, on the optimizer prepared once."""
+        optimizer.state.clear()
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] = lr
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
 
     def log(self, message: str) -> None:
         if self.main:
@@ -195,10 +207,15 @@ class Trainer:
         acc = self.accelerator
         model, tokenizer = self._load_model()
         self.model = model
-        wrapped = acc.prepare(model)
-        rt = Runtime(wrapped, model, tokenizer, acc)
+        adamw = self._optimizer(model)
+        wrapped, optimizer = acc.prepare(TokenScorer(model), adamw)
+        rt = self.runtime = Runtime(wrapped, model, tokenizer, acc, chunk_tokens=cfg.model.logit_chunk_tokens)
         state = load_state(self.resume_from) if self.resume_from else None
         global_step = resumed_step = state["global_step"] if state else 0
+        self.train_time_s = state.get("train_time_s", 0.0) if state else 0.0
+        if self._out_of_time():
+            self.log(f"the run's time budget ({cfg.time_budget_s:g} s) is spent; final checkpoint {self.resume_from}")
+            return self.resume_from
         if state:
             self._truncate_metrics(global_step)
             self.log(f"resuming from {self.resume_from} at step {global_step} ({state['stage']} step {state['stage_step']})")
@@ -224,17 +241,13 @@ class Trainer:
             first = global_step - stage_start
             lr = cfg.sft.lr if stage == "sft" else cfg.rl.lr
             stage_cfg = cfg.sft if stage == "sft" else cfg.rl
-            optimizer = self._optimizer(model, lr)
-            scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lr_lambda(stage_cfg.scheduler, stage_cfg.warmup_steps, steps)
-            )
-            optimizer = acc.prepare(optimizer)
+            scheduler = self._start_stage(adamw, lr, lr_lambda(stage_cfg.scheduler, stage_cfg.warmup_steps, steps))
             if state and state["stage"] == stage and first > 0:
                 optimizer.load_state_dict(state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"])
                 if acc.process_index == 0:
                     set_rng_state(state["rng"])
-            reference = self._reference(model, stage, first) if stage != "sft" and cfg.rl.kl_coef > 0 else None
+            reference = self._reference(rt, first) if stage == "rl" and cfg.rl.kl_coef > 0 else None
             resumed_here = self.resume_from is not None and global_step == resumed_step
             if stage == "rl" and first == 0 and last_eval_step != global_step and not resumed_here:
                 self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage, "before")
@@ -258,7 +271,9 @@ class Trainer:
                 if global_step % cfg.log_every == 0:
                     shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
                     self.log(f"step {global_step} [{stage}] " + " ".join(f"{k}={v}" for k, v in shown.items()))
-                stage_done = step + 1 == steps
+                self.train_time_s += metrics["step_time_s"]
+                out_of_time = self._out_of_time()
+                stage_done = step + 1 == steps or out_of_time
                 if cfg.eval.every and global_step % cfg.eval.every == 0 or stage_done:
                     self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage,
                                    "end" if stage_done else "periodic")
@@ -267,6 +282,11 @@ class Trainer:
                     final = self._save(model, tokenizer, optimizer, scheduler, stage, step + 1, global_step)
                 if self.stop_after is not None and global_step >= self.stop_after:
                     raise TrainingInterrupted(f"stopped after step {global_step} (stop_after)")
+                if out_of_time:
+                    self.log(f"time budget of {cfg.time_budget_s:g} s reached after step {global_step}; stopping")
+                    break
+            if self._out_of_time():
+                break
             stage_start = stage_end
             state = None
         if bar is not None:
@@ -282,30 +302,38 @@ class Trainer:
         acc.wait_for_everyone()
         return final
 
-    def _reference(self, model, stage: str, first: int):
-        """The frozen reference for the KL penalty: the model at the start of RL, saved once in `reference/`."""
+    def _reference(self, rt: Runtime, first: int) -> TokenScorer:
+        """The frozen reference for the KL penalty: the model at the start of RL, saved once in `reference/` and
+        loaded from there (also on resume)."""
         path = self.run_dir / "reference"
-        if first == 0 and stage == "rl" or not (path / "config.json").is_file():
-            if self.main:
-                temp = self.run_dir / ".reference-tmp"
-                shutil.rmtree(temp, ignore_errors=True)
-                from transformers.utils import logging as hf_logging
+        model = rt.base
+        if first == 0 or not (path / "config.json").is_file():
+            with rt.full_weights():
+                if self.main:
+                    temp = self.run_dir / ".reference-tmp"
+                    shutil.rmtree(temp, ignore_errors=True)
+                    from transformers.utils import logging as hf_logging
 
-                hf_logging.disable_progress_bar()
-                model.save_pretrained(temp)
-                hf_logging.enable_progress_bar()
-                shutil.rmtree(path, ignore_errors=True)
-                temp.replace(path)
-            self.accelerator.wait_for_everyone()
-            reference = copy.deepcopy(model)
-        else:
-            from transformers import AutoModelForCausalLM
+                    hf_logging.disable_progress_bar()
+                    model.save_pretrained(temp)
+                    hf_logging.enable_progress_bar()
+                    shutil.rmtree(path, ignore_errors=True)
+                    temp.replace(path)
+                self.accelerator.wait_for_everyone()
+        from transformers import AutoModelForCausalLM
 
-            reference = AutoModelForCausalLM.from_pretrained(
-                path, dtype=model.dtype, attn_implementation=model.config._attn_implementation
-            ).to(model.device)
-        reference.eval().requires_grad_(False)
-        return reference
+        reference = AutoModelForCausalLM.from_pretrained(
+            path, dtype=model.dtype, attn_implementation=model.config._attn_implementation
+        ).to(self.accelerator.device)
+        return TokenScorer(reference.eval().requires_grad_(False))
+
+    def _out_of_time(self) -> bool:
+        """Whether the run's training time budget (`time_budget_s`) is spent (every process decides alike)."""
+        budget = self.config.time_budget_s
+        if not budget:
+            return False
+        spent = torch.tensor([self.train_time_s], device=self.accelerator.device)
+        return bool(self.accelerator.reduce(spent, reduction="mean").item() >= budget)
 
     def _save(self, model, tokenizer, optimizer, scheduler, stage, stage_step, global_step) -> Path:
         cfg = self.config
@@ -314,32 +342,37 @@ class Trainer:
             "global_step": global_step, "stage": stage, "stage_step": stage_step,
             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state(),
             "cursor": self.source.cursor(stage, stage_step, size), "config": cfg.to_dict(),
+            "train_time_s": self.train_time_s,
         }
         path = self.run_dir / "checkpoints" / f"step-{global_step}"
-        if self.main:
-            path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep)
-        self.accelerator.wait_for_everyone()
+        with self.runtime.full_weights():
+            if self.main:
+                path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep)
+            self.accelerator.wait_for_everyone()
         return path
 
     def _evaluate(self, rt, problems, ratios, max_new_tokens, step, stage, when) -> None:
         if not problems:
             return
+        with rt.full_weights():
+            self._evaluate_main(rt, problems, ratios, max_new_tokens, step, stage, when)
+            self.accelerator.wait_for_everyone()
+
+    def _evaluate_main(self, rt, problems, ratios, max_new_tokens, step, stage, when) -> None:
         if self.main:
             started = time.perf_counter()
             result = evaluate(rt, self.task, problems, ratios, max_new_tokens, self.config.eval.batch_size)
-            record = {"kind": "eval", "stage": stage, "when": when, "step": step, **result,
+            record = {"kind": "eval", "stage": stage, "when": when, "step": step, "train_time_s": self.train_time_s,
+                      **result,
                       "eval_time_s": time.perf_counter() - started}
             self._write_metrics(record)
             self.log(f"eval step {step} [{stage} {when}] " + " ".join(
                 f"{k}={v:.3f}" for k, v in result.items() if k.startswith("acc_")))
-        self.accelerator.wait_for_everyone()
 
     def _clip_and_step(self, rt, optimizer) -> float:
-        clip = self.config.optim.grad_clip
-        if clip > 0:
-            norm = float(self.accelerator.clip_grad_norm_(rt.model.parameters(), clip))
-        else:
-            norm = float(torch.norm(torch.stack([p.grad.norm() for p in rt.model.parameters() if p.grad is not None])))
+        """Clip (grad_clip 0: measure only) and step; returns the global grad norm before clipping."""
+        clip = self.config.optim.grad_clip or math.inf
+        norm = float(self.accelerator.clip_grad_norm_(rt.model.parameters(), clip))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return norm
@@ -353,8 +386,10 @@ class Trainer:
                 f"sft.batch_size {cfg.sft.batch_size} does not split over {rt.world} processes; use a multiple"
             )
         prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
-        views = student_views(cfg.beacon.layout, cfg.beacon.ratios)
-        ratios = sample_ratios(views, len(problems), derive_seed(cfg.seed, "sft-ratio", step))
+        choices, weights = cfg.beacon.choices()
+        ratios = sample_ratios(
+            student_views(cfg.beacon.layout, choices), len(problems), derive_seed(cfg.seed, "sft-ratio", step), weights
+        )
         global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
         mine = lambda items: shard(items, rt.rank, rt.world)  # noqa: E731
@@ -378,8 +413,11 @@ class Trainer:
                 f"make rl.batch_size a multiple of {rl.group_size * rt.world}"
             )
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
-        views = student_views(cfg.beacon.layout, cfg.beacon.ratios)
-        all_ratios = sample_ratios(views, rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step))
+        choices, weights = cfg.beacon.choices()
+        all_ratios = sample_ratios(
+            student_views(cfg.beacon.layout, choices), rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step),
+            weights,
+        )
         ratios = shard(all_ratios, rt.rank, rt.world)
         rollouts = collect_rollouts(
             rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
@@ -397,7 +435,7 @@ class Trainer:
             float(sum(len(c) for c in part.completions)) if rl.loss_norm == "token" else float(len(part))
             for part in parts
         ])
-        sums = rollout_sums(rollouts)
+        sums = rollout_sums(rollouts, rl.group_size)
         norms = []
         for _ in range(rl.updates_per_batch):
             for part, old_lp, ref_lp, denominator in zip(parts, old, ref, counts):
