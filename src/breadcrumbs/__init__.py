@@ -5,26 +5,37 @@ compressed KV cache.
     >>> model, tokenizer = load_model("tiny")
     >>> out = generate(model, tokenizer, ["12+7="], policy=BeaconPolicy(ratio=4), max_new_tokens=32)
     >>> out.stats[0].peak_kv_entries
+
+The public names are imported on first use, so `import breadcrumbs.cli` (the console script) starts without
+torch and can handle Ctrl-C from its first moment.
 """
 
+from importlib import import_module
+
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.generation import GenerationOutput, SequenceStats, generate
-from breadcrumbs.models import add_beacon, build_char_tokenizer, build_preset_model, load_model
-from breadcrumbs.policies import BeaconPolicy, CachePolicy, FullCache, policy_from_spec
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BeaconPolicy",
-    "BreadcrumbsError",
-    "CachePolicy",
-    "FullCache",
-    "GenerationOutput",
-    "SequenceStats",
-    "add_beacon",
-    "build_char_tokenizer",
-    "build_preset_model",
-    "generate",
-    "load_model",
-    "policy_from_spec",
-]
+_EXPORTS = {
+    "GenerationOutput": "breadcrumbs.generation",
+    "SequenceStats": "breadcrumbs.generation",
+    "generate": "breadcrumbs.generation",
+    "add_beacon": "breadcrumbs.models",
+    "build_char_tokenizer": "breadcrumbs.models",
+    "build_preset_model": "breadcrumbs.models",
+    "load_model": "breadcrumbs.models",
+    "BeaconPolicy": "breadcrumbs.policies",
+    "CachePolicy": "breadcrumbs.policies",
+    "FullCache": "breadcrumbs.policies",
+    "policy_from_spec": "breadcrumbs.policies",
+}
+
+__all__ = sorted(["BreadcrumbsError", *_EXPORTS])
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'breadcrumbs' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

@@ -1,5 +1,5 @@
-"""`python -m breadcrumbs` runs the command line."""
+"""`python -m breadcrumbs ...` runs the command line."""
 
-from breadcrumbs.cli import main
+from breadcrumbs.console import main
 
 main()

@@ -11,6 +11,7 @@ import sys
 
 import typer
 
+from breadcrumbs import interrupts
 from breadcrumbs.errors import BreadcrumbsError
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ def _root() -> None:
 from breadcrumbs.cli import (  # noqa: E402,F401
     demo_cmd,
     eval_cmd,
+    experiment_cmd,
     generate_cmd,
     report_cmd,
     tasks_cmd,
@@ -41,28 +43,36 @@ from breadcrumbs.cli import (  # noqa: E402,F401
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: run the app and turn user errors into one line and an exit code."""
+    """Console entry point: run the app; user errors become one `error:` line and exit 1, usage errors exit 2,
+    Ctrl-C exits 130 with one line saying what was saved and how to resume (a second Ctrl-C exits at once)."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        command.main(args=args or ["--help"], prog_name="breadcrumbs", standalone_mode=False)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except typer.exceptions.TyperException as err:  # usage errors: bad option, missing value, ...
-        print(f"error: {err.format_message() if hasattr(err, 'format_message') else err}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except BreadcrumbsError as err:
-        if os.environ.get("BREADCRUMBS_DEBUG"):
-            raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    with interrupts.handling_interrupts():
+        try:
+            code = command.main(args=args or ["--help"], prog_name="breadcrumbs", standalone_mode=False)
+        except typer.Exit as exit_:
+            code = exit_.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            code = interrupts.EXIT_INTERRUPTED
+        except typer.exceptions.TyperException as err:  # usage errors: bad option, missing value, ...
+            print(f"error: {err.format_message() if hasattr(err, 'format_message') else err}", file=sys.stderr)
+            sys.exit(EXIT_USAGE)
+        except (BreadcrumbsError, OSError) as err:
+            if os.environ.get("BREADCRUMBS_DEBUG"):
+                raise
+            message = str(err) if isinstance(err, BreadcrumbsError) else _os_error_line(err)
+            print(f"error: {message}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+        if code == interrupts.EXIT_INTERRUPTED:
+            interrupts.exit_interrupted()
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _os_error_line(err: OSError) -> str:
+    """An operating-system failure (disk full, permission denied, ...) as one line naming the file."""
+    where = f" ({err.filename})" if err.filename else ""
+    return f"{err.strerror or err}{where}; free space or fix permissions, then rerun (runs resume)"

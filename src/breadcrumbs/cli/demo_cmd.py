@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import DeviceOption, QuietOption, SeedOption, resolve_device
+from breadcrumbs.cli.options import DeviceOption, QuietOption, SeedOption, quiet_loading, resolve_device
 
 
 @app.command(
@@ -22,9 +22,15 @@ def demo(
 ) -> None:
     """Train a preset model (SFT warm start + joint RL/beacon distillation), evaluate full cache, beacons at
     c = 2, 4, 8 and every training-free baseline at matched peak KV, and write report.md + pareto.png."""
+    from breadcrumbs import interrupts
     from breadcrumbs.demo import run_demo
+    from breadcrumbs.validation import SEED, check_range
 
-    result = run_demo(task, out, seed=seed, device=resolve_device(device), progress=not quiet, micro=micro)
+    check_range("--seed", seed, SEED)
+    device = resolve_device(device)
+    quiet_loading(quiet)
+    interrupts.on_interrupt(f"finished parts are saved in {out}; rerun the same command to resume")
+    result = run_demo(task, out, seed=seed, device=device, progress=not quiet, micro=micro)
     typer.echo(result.table, nl=False)
     minutes = result.timings_s["total_s"] / 60
     typer.echo(f"\nwrote {result.out_dir}/report.md and {result.out_dir}/pareto.png in {minutes:.1f} min")

@@ -14,9 +14,9 @@ from breadcrumbs.cli.options import (
     QuietOption,
     SeedOption,
     parse_difficulty,
+    quiet_loading,
     resolve_device,
 )
-from breadcrumbs.errors import BreadcrumbsError
 
 METHODS_HELP = (
     "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm:BUDGET (generated KV entries "
@@ -38,6 +38,10 @@ def eval_command(
     model: str = ModelOption,
     arch: str = ArchOption,
     difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
+    split: str = typer.Option(
+        "test", "--split",
+        help="Held-out split of the problems: test (reporting), dev (tuning) or train; training never sees dev/test.",
+    ),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Stop each completion after this many tokens."),
     batch_size: int = typer.Option(16, "--batch-size", help="Problems decoded together."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (default)."),
@@ -50,18 +54,32 @@ def eval_command(
     from breadcrumbs.models import PRESETS, load_model
     from breadcrumbs.tasks import get_task
 
-    if n < 1:
-        raise BreadcrumbsError(f"--n must be >= 1, got {n}")
+    from breadcrumbs import interrupts
+    from breadcrumbs.validation import MAX_PROBLEMS, POSITIVE_INT, SEED, Range, check_output_file, check_range
+
+    check_range("--n", n, Range(1, MAX_PROBLEMS, integer=True))
+    check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
+    check_range("--batch-size", batch_size, POSITIVE_INT)
+    check_range("--temperature", temperature, Range(0))
+    check_range("--seed", seed, SEED)
     parse_methods(methods)  # refuse bad specs before loading anything
     task_object = get_task(task)
-    problems = task_object.generate(n, seed=seed, **parse_difficulty(difficulty))
-    loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
+    problems = task_object.generate(n, seed=seed, split=split, **parse_difficulty(difficulty))
+    device = resolve_device(device)
+    check_output_file(out)
+    saved = []
+    interrupts.on_interrupt(
+        lambda: f"{len(saved)} new records saved in {out}; rerun the same command to resume"
+    )
+    quiet_loading(quiet)
+    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed)
     model_id = f"{model}/{arch}" if model in PRESETS else model
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = evaluate(
             loaded, tokenizer, task_object, problems, methods, max_new_tokens=max_new_tokens, batch_size=batch_size,
             temperature=temperature, seed=seed, out=out, model_id=model_id, progress=not quiet,
+            on_record=saved.append,
         )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)

@@ -7,7 +7,15 @@ import json
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import ArchOption, DeviceOption, ModelOption, QuietOption, SeedOption, resolve_device
+from breadcrumbs.cli.options import (
+    ArchOption,
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    SeedOption,
+    quiet_loading,
+    resolve_device,
+)
 
 
 @app.command(
@@ -32,8 +40,15 @@ def generate(
     from breadcrumbs.models import load_model
     from breadcrumbs.policies import policy_from_spec
 
+    from breadcrumbs.validation import POSITIVE_INT, SEED, check_range, check_sampling
+
+    check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
+    check_sampling(temperature, top_p, prefix="--")
+    check_range("--seed", seed, SEED)
     cache_policy = policy_from_spec(policy)
-    loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
+    device = resolve_device(device)
+    quiet_loading(quiet)
+    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed)
     output = run_generation(
         loaded, tokenizer, prompt, policy=cache_policy, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, progress=not quiet,

@@ -16,16 +16,18 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars; print
 
 
 def resolve_device(device: str) -> str:
-    """`auto` → cuda if available else cpu; anything unusable is one clear error."""
-    import torch
+    """`auto` → cuda if available else cpu; anything unusable is one clear error (see `validation`)."""
+    from breadcrumbs.validation import resolve_device as resolve
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise BreadcrumbsError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise BreadcrumbsError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
-    return device
+    return resolve(device)
+
+
+def quiet_loading(quiet: bool) -> None:
+    """With `-q`, silence transformers' own progress bars (e.g. "Loading weights") too."""
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def parse_difficulty(pairs: list[str]) -> dict[str, int]:

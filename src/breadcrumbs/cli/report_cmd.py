@@ -17,7 +17,9 @@ def report(
 ) -> None:
     """Summarise results: memory–accuracy Pareto plot, markdown table, JSON summary."""
     from breadcrumbs.evaluation import markdown_table, write_report
+    from breadcrumbs.validation import check_output_dir
 
+    check_output_dir(out)
     written = write_report(results, out, plot=not no_plot)
     for warning in written.warnings:
         typer.echo(f"warning: {warning}", err=True)

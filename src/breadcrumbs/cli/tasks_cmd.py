@@ -37,6 +37,10 @@ def sample(
     from breadcrumbs.tasks import get_task
     from breadcrumbs.tasks.stats import trace_stats
 
+    from breadcrumbs.validation import MAX_PROBLEMS, SEED, Range, check_range
+
+    check_range("--n", n, Range(0, MAX_PROBLEMS, integer=True))
+    check_range("--seed", seed, SEED)
     if trace not in TRACE_CHOICES:
         raise BreadcrumbsError(f"--trace must be one of {', '.join(TRACE_CHOICES)}, got {trace!r}")
     solver = get_task(task)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import QuietOption
+from breadcrumbs.cli.options import QuietOption, quiet_loading
 
 
 @app.command(
@@ -25,9 +25,11 @@ def train(
     quiet: bool = QuietOption,
 ) -> None:
     """Train a model to reason with compression beacons; writes checkpoints, metrics.jsonl, a plot and a log."""
+    from breadcrumbs import interrupts
     from breadcrumbs.errors import BreadcrumbsError
     from breadcrumbs.training import load_config
     from breadcrumbs.training.trainer import train as run_training
+    from breadcrumbs.validation import check_device_name, check_output_dir
 
     if config is None and not resume:
         raise BreadcrumbsError("no config: pass --config FILE.yaml (or --resume with --out of an existing run)")
@@ -37,13 +39,22 @@ def train(
         out = Path("runs") / config.stem
     if config is None and overrides:
         raise BreadcrumbsError("--set needs --config (a resumed run without --config reuses its saved config as is)")
-    if device is not None and device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise BreadcrumbsError(f"--device {device!r} is not one of cpu, cuda, cuda:N, auto")
-    if device is not None and device.startswith("cuda"):
-        from breadcrumbs.cli.options import resolve_device
-
-        device = resolve_device(device)
+    if device is not None:
+        check_device_name("--device", device)
     loaded = load_config(config, overrides) if config is not None else None
+    if not resume or out.exists():  # a missing run to resume is the trainer's clear error, not a new folder
+        check_output_dir(out)
+    interrupts.on_interrupt(lambda: _resume_hint(out))
+    quiet_loading(quiet)
     final = run_training(loaded, out, resume=resume, progress=not quiet, device=device, echo=not quiet)
     typer.echo(f"final checkpoint: {final}")
 
+
+def _resume_hint(out: Path) -> str:
+    """What an interrupted training run left: its newest complete checkpoint, and the command that continues."""
+    from breadcrumbs.training.checkpoint import latest_checkpoint
+
+    latest = latest_checkpoint(out)
+    if latest is None:
+        return f"no checkpoint was saved yet in {out}; rerun the same command to start again"
+    return f"checkpoint {latest.name} is saved in {out}; continue with: breadcrumbs train --out {out} --resume"

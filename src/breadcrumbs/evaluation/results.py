@@ -1,6 +1,7 @@
 """Results files: one JSON object per line, appended whole and flushed, readable after a crash.
 
-Writers append a complete line (`json + "\\n"`) in one `write` and flush it (and fsync), so a file is always a run of
+One process writes a results file at a time (`ResultWriter` holds `<file>.lock`). Writers append a complete line
+(`json + "\\n"`) in one `write` and flush it (and fsync), so a file is always a run of
 complete lines, except possibly a last line cut short by a kill; `prepare_append` detects that line and drops it
 before appending more. Readers skip malformed lines with a warning naming the line number and use the rest.
 Whole-file outputs (reports) are written atomically: to a temporary file in the same folder, then `os.replace`.
@@ -9,11 +10,15 @@ Whole-file outputs (reports) are written atomically: to a temporary file in the 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.files import atomic_write, exclusive_lock
+
+__all__ = ["ResultWriter", "atomic_write", "prepare_append", "read_results", "record_key", "record_problem"]
 
 # Field -> accepted JSON types, every record must have these to be used in a report.
 REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
@@ -30,6 +35,17 @@ REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "mean_kv_bytes": (int, float),
     "time_s": (int, float),
 }
+# Fields that define a record: a resume reuses a record only if all of them agree with the new run.
+KEY_FIELDS = ("task", "difficulty", "problem_id", "method", "model", "max_new_tokens", "temperature", "top_p", "seed")
+
+
+def record_key(record: dict) -> str:
+    """Everything that defines a record (task, difficulty, problem, method, model, sampling) as one string."""
+    values = {name: record.get(name) for name in KEY_FIELDS}
+    for name in ("temperature", "top_p"):  # 0 and 0.0 are the same setting
+        if isinstance(values[name], (int, float)) and not isinstance(values[name], bool):
+            values[name] = float(values[name])
+    return json.dumps(values, sort_keys=True)
 
 
 def record_problem(record: object) -> str | None:
@@ -42,6 +58,10 @@ def record_problem(record: object) -> str | None:
         value = record[name]
         if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
             return f"field {name!r} has the wrong type ({type(value).__name__})"
+        if bool not in kinds and str not in kinds and not (math.isfinite(value) and value >= 0):
+            return f"field {name!r} must be a finite number >= 0, got {value!r}"
+    if record["peak_kv_entries"] < record["mean_kv_entries"] - 1e-6:
+        return "field 'peak_kv_entries' is below 'mean_kv_entries'"
     return None
 
 
@@ -90,43 +110,31 @@ def prepare_append(path: Path) -> list[str]:
 
 
 class ResultWriter:
-    """Appends records to a JSONL file, one complete flushed line each."""
+    """Appends records to a JSONL file, one complete flushed line each, as the file's only writer.
+
+    Opening takes `<file>.lock` (another live writer is one clear error) and drops a truncated last line; the file
+    itself is created by the first record, so a run that fails before writing leaves no empty file behind.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._handle = self.path.open("a", encoding="utf-8")
+        self._stack = ExitStack()
+        self._stack.enter_context(exclusive_lock(self.path, str(self.path)))
+        self.notes = prepare_append(self.path)
+        self._handle = None
 
     def write(self, record: dict) -> None:
+        if self._handle is None:
+            self._handle = self._stack.enter_context(self.path.open("a", encoding="utf-8"))
         self._handle.write(json.dumps(record, sort_keys=True) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
 
     def close(self) -> None:
-        self._handle.close()
+        self._stack.close()
 
     def __enter__(self) -> ResultWriter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def atomic_write(path: str | Path, data: str | bytes) -> Path:
-    """Write a whole file atomically (temporary file in the same folder, then `os.replace`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path

@@ -7,12 +7,14 @@ beacon:8's peak (`peak_kv_entries - prompt_tokens`), so the baseline never holds
 peak; with `@beacon:8@mean` it is the budget whose mean entries over the reference's generation length come
 closest to the reference's mean.
 
-Resumable: with `out`, (task, problem, method) pairs already in the file are skipped, each new record is appended
+Resumable: with `out`, records already in the file are reused when everything that defines them agrees (task,
+difficulty, problem, method, model, sampling settings, seed; see `results.record_key`), each new record is appended
 as one flushed line, and a truncated last line left by a kill is dropped and rerun.
 """
 
 from __future__ import annotations
 
+import json
 import warnings as warnings_module
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -139,24 +141,28 @@ def evaluate(
     notes: list[str] = []
     writer = None
     if out is not None:
-        from breadcrumbs.evaluation.results import ResultWriter, prepare_append, read_results
+        from breadcrumbs.evaluation.results import ResultWriter, read_results, record_key
 
         out = Path(out)
-        notes += prepare_append(out)
-        if out.exists():
-            existing, read_warnings = read_results(out)
+        writer = ResultWriter(out)  # takes the file's lock first: one writer per results file
+        notes += writer.notes
+        try:
+            existing, read_warnings = read_results(out) if out.exists() else ([], [])
             notes += read_warnings
-            for record in existing:
-                if record["task"] != task.name:
-                    continue
-                for name in RUN_FIELDS:
-                    if name in record and record[name] != run[name]:
-                        raise BreadcrumbsError(
-                            f"{out} holds results with {name}={record[name]!r}, this run has {run[name]!r}; "
-                            "use another --out file (or the same settings) to resume"
-                        )
-                done.setdefault((record["problem_id"], record["method"]), record)
-        writer = ResultWriter(out)
+            _check_same_settings(existing, task.name, run, problems, out)
+        except BaseException:
+            writer.close()
+            raise
+        # A record is reused only if everything that defines it (difficulty, sampling, seed, ...) agrees.
+        wanted = {
+            record_key({"task": task.name, "difficulty": p.difficulty, "problem_id": p.id, "method": m.label,
+                        "seed": seed, **run}): (p.id, m.label)
+            for m in parsed for p in problems
+        }
+        for record in existing:
+            slot = wanted.get(record_key(record))
+            if slot is not None:
+                done.setdefault(slot, record)
     for note in notes:
         warnings_module.warn(note, stacklevel=2)
 
@@ -216,6 +222,25 @@ def evaluate(
             bar.close()
     records = [done[(p.id, m.label)] for m in parsed for p in problems]
     return EvalResult(records, new, skipped, notes)
+
+
+def _check_same_settings(existing: list[dict], task: str, run: dict, problems: Sequence, out: Path) -> None:
+    """One results file holds one setting per task (a report averages over it): refuse to mix in another."""
+    difficulties = {json.dumps(p.difficulty, sort_keys=True) for p in problems}
+    for record in existing:
+        if record["task"] != task:
+            continue
+        for name in RUN_FIELDS:
+            if name in record and record[name] != run[name]:
+                raise BreadcrumbsError(
+                    f"{out} holds results with {name}={record[name]!r}, this run has {run[name]!r}; "
+                    "use another --out file (or the same settings) to resume"
+                )
+        if "difficulty" in record and json.dumps(record["difficulty"], sort_keys=True) not in difficulties:
+            raise BreadcrumbsError(
+                f"{out} holds {task} results at difficulty {record['difficulty']}, this run has "
+                f"{', '.join(sorted(difficulties))}; use another --out file (or the same difficulty) to resume"
+            )
 
 
 def _batches(method: Method, problems: list, done: dict, batch_size: int):

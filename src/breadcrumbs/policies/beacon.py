@@ -29,8 +29,8 @@ class BeaconPolicy(CachePolicy):
 
     def capacity(self, prompt_len: int, max_new_tokens: int) -> int:
         # At most max_new_tokens - 1 tokens are fed (the last sampled one never is); the peak is a full window plus
-        # its beacon on top of the earlier beacons.
-        return prompt_len + beacons_fed(max_new_tokens - 1, self.ratio) + self.ratio
+        # its beacon on top of the earlier beacons; a window never outgrows the tokens generated.
+        return prompt_len + beacons_fed(max_new_tokens - 1, self.ratio) + min(self.ratio, max_new_tokens)
 
     def positions_used(self, max_new_tokens: int) -> int:
         return max_new_tokens + beacons_fed(max_new_tokens - 1, self.ratio)

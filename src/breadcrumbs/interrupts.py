@@ -1,0 +1,79 @@
+"""Ctrl-C as a trusted tool handles it: the first one stops the command cleanly (exit 130, one line saying what
+was saved and how to resume), a second one exits at once.
+
+Commands register what an interruption leaves behind with `on_interrupt` (a string, or a function evaluated at
+interrupt time, e.g. to name the last checkpoint); the CLI prints `interrupted_message()`. No heavy imports here:
+the console entry point installs the handler before torch is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+EXIT_INTERRUPTED = 130
+
+_hint: Callable[[], str] | None = None
+_interrupts = 0
+
+
+def on_interrupt(hint: str | Callable[[], str] | None) -> None:
+    """Say what an interruption of the running command saves and how to resume (None: nothing was saved)."""
+    global _hint
+    _hint = hint if callable(hint) or hint is None else (lambda: hint)
+
+
+def interrupted_message() -> str:
+    """The one line printed after an interruption."""
+    try:
+        hint = _hint() if _hint is not None else "nothing was saved"
+    except Exception as err:  # the hint must never turn an interrupt into a traceback
+        hint = f"could not tell what was saved ({type(err).__name__})"
+    return f"error: interrupted; {hint}"
+
+
+def _handler(signum: int, frame: object) -> None:
+    global _interrupts
+    _interrupts += 1
+    if _interrupts > 1:
+        os.write(2, b"\nerror: interrupted again; exiting now\n")
+        os._exit(EXIT_INTERRUPTED)
+    raise KeyboardInterrupt
+
+
+def install() -> None:
+    """Route SIGINT to `_handler` (a no-op outside the main thread, where signals cannot be set)."""
+    global _interrupts
+    _interrupts = 0
+    try:
+        signal.signal(signal.SIGINT, _handler)
+    except ValueError:
+        pass
+
+
+@contextmanager
+def handling_interrupts() -> Iterator[None]:
+    """Install the handler for the duration of one command, then restore whatever was there (tests, notebooks)."""
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:
+        previous = None
+    install()
+    try:
+        yield
+    finally:
+        on_interrupt(None)
+        if previous is not None:
+            try:
+                signal.signal(signal.SIGINT, previous)
+            except ValueError:
+                pass
+
+
+def exit_interrupted() -> None:
+    """Print the interruption line and exit 130."""
+    print(interrupted_message(), file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
