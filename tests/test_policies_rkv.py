@@ -111,3 +111,28 @@ def test_rkv_redundancy_penalises_repeated_keys():
     scores = redundancy_scores(keys, torch.ones(1, 1, 4, dtype=torch.bool), threshold=0.5)[0, 0]
     assert torch.allclose(scores.sum(), torch.tensor(1.0))
     assert scores[1] > scores[2]  # the older copy is the redundant one; the newest copy's similarity is exempted
+
+
+@pytest.mark.parametrize("spec", ["streaming:5", "h2o:5", "snapkv:5", "rkv:5", "full", "beacon:4"])
+def test_side_state_bytes_are_read_off_the_policy_tensors(qwen2_tiny, spec):
+    """Per row: births (int64) per held generated entry, plus H2O's float32 scores, plus SnapKV/R-KV's window of
+    8 recorded queries; none for the full cache and beacons."""
+    from breadcrumbs.policies import policy_from_spec
+
+    model, tokenizer = qwen2_tiny
+    policy = policy_from_spec(spec)
+    policy.check(model, tokenizer)
+    ids, mask = _left_pad([tokenizer("abc")["input_ids"], tokenizer("a longer one")["input_ids"]], 0)
+    session = DecodeSession(model, policy, ids, mask, max_new_tokens=13)
+    session.prefill()
+    for _ in range(12):
+        session.feed(torch.tensor([7, 9]))
+    config = model.config
+    layers, kv_heads = config.num_hidden_layers, config.num_key_value_heads
+    births = layers * kv_heads * 5 * 8
+    window_queries = layers * config.num_attention_heads * 8 * (config.hidden_size // config.num_attention_heads) * 4
+    expected = {"streaming:5": births, "h2o:5": births + layers * kv_heads * 5 * 4,
+                "snapkv:5": births + window_queries, "rkv:5": births + window_queries, "full": 0, "beacon:4": 0}[spec]
+    for _, _, _, _, peak_state, mean_state in session.row_stats(session.cache.slot_bytes()):
+        assert peak_state == expected
+        assert (0 < mean_state < expected) if expected else mean_state == 0

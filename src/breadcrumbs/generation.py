@@ -39,6 +39,8 @@ class SequenceStats:
     peak_kv_bytes: int
     mean_kv_bytes: float
     stop_reason: str  # "eos" or "length"
+    peak_state_bytes: int = 0  # the policy's side state per row (scores, recorded queries, ...), at its largest
+    mean_state_bytes: float = 0.0  # ... and averaged over the forwards (the prefill holds none)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +96,9 @@ class DecodeSession:
         self._forwards = torch.zeros(batch, dtype=torch.long)
         self._peak_allocated_bytes = 0
         self._pending_lengths: list[int] = []  # cache length after each forward not yet settled into the above
+        self._peak_state = torch.zeros(batch, dtype=torch.long)  # policy side-state bytes per row (state_bytes)
+        self._state_sum = torch.zeros(batch, dtype=torch.float64)
+        self._pending_state: list[int] = []  # per-row side-state bytes after each fed token, not yet settled
         policy.reset(self)
 
     @property
@@ -159,6 +164,11 @@ class DecodeSession:
         self._peak_entries[rows] = torch.maximum(self._peak_entries[rows], lengths.max() - padding)
         self._entry_sum[rows] += (lengths.sum() - lengths.numel() * padding).double()
         self._forwards[rows] += lengths.numel()
+        if self._pending_state:
+            state = torch.tensor(self._pending_state, dtype=torch.long)
+            self._peak_state[rows] = torch.maximum(self._peak_state[rows], state.max())
+            self._state_sum[rows] += float(state.sum())
+            self._pending_state = []
         self._peak_allocated_bytes = max(self._peak_allocated_bytes, self.cache.allocated_bytes())
         self._pending_lengths = []
 
@@ -206,6 +216,7 @@ class DecodeSession:
         self.next_position = self.next_position + 1
         self.tokens_fed += 1
         self.policy.after_token(self)
+        self._pending_state.append(self.policy.state_bytes() // self.batch_size)
         return logits
 
     def keep_rows(self, keep: torch.BoolTensor) -> None:
@@ -223,12 +234,14 @@ class DecodeSession:
         self.padded = not bool(self.prompt_mask.all())
         self._key_masks = {}
 
-    def row_stats(self, slot_bytes: int) -> list[tuple[int, float, int, float]]:
-        """Per original row: peak entries, mean entries, peak bytes, mean bytes."""
-        means = self.entry_sum / self.forwards.clamp(min=1)
+    def row_stats(self, slot_bytes: int) -> list[tuple[int, float, int, float, int, float]]:
+        """Per original row: peak entries, mean entries, peak bytes, mean bytes, peak and mean side-state bytes."""
+        forwards = self.forwards.clamp(min=1)
+        means = self.entry_sum / forwards
+        state_means = self._state_sum / forwards
         return [
-            (int(peak), float(mean), int(peak) * slot_bytes, float(mean) * slot_bytes)
-            for peak, mean in zip(self.peak_entries, means)
+            (int(peak), float(mean), int(peak) * slot_bytes, float(mean) * slot_bytes, int(state), float(state_mean))
+            for peak, mean, state, state_mean in zip(self.peak_entries, means, self._peak_state, state_means)
         ]
 
 
@@ -345,8 +358,8 @@ def _generate_batch(
         logits = session.feed(tokens[~finished])
     slot_bytes = session.cache.slot_bytes()
     stats = [
-        SequenceStats(len(prompt), len(completion), peak, mean, peak_bytes, mean_bytes, reason)
-        for prompt, completion, (peak, mean, peak_bytes, mean_bytes), reason in zip(
+        SequenceStats(len(prompt), len(completion), peak, mean, peak_bytes, mean_bytes, reason, state, state_mean)
+        for prompt, completion, (peak, mean, peak_bytes, mean_bytes, state, state_mean), reason in zip(
             prompt_rows, completions, session.row_stats(slot_bytes), stop_reasons
         )
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 from breadcrumbs.beacon.layout import SlidingWindow
@@ -32,21 +33,41 @@ def _full_cache(spec: str, argument: str | None) -> FullCache:
     return FullCache()
 
 
-# name -> factory(spec, argument) -> policy
-POLICY_FACTORIES: dict[str, Callable[[str, str | None], CachePolicy]] = {
+def _scored(cls: type[ScoredEvictionPolicy]) -> Callable[..., CachePolicy]:
+    """Factory of a budgeted baseline: `name:BUDGET` or `name:@REF[@mean]`, plus `:key=value` settings."""
+
+    def factory(spec: str, argument: str | None, **settings) -> CachePolicy:
+        return cls(parse_budget(spec, argument), **settings)
+
+    factory.policy_class = cls
+    return factory
+
+
+# name -> factory(spec, argument, **settings) -> policy
+POLICY_FACTORIES: dict[str, Callable[..., CachePolicy]] = {
     "full": _full_cache,
     "beacon": lambda spec, argument: BeaconPolicy(_int_argument(spec, argument)),
     # Training-free eviction baselines: `name:BUDGET` (generated entries kept besides the prompt) or
     # `name:@beacon:8[@mean]` (budget matched per problem to another method's measured peak/mean entries).
-    "streaming": lambda spec, argument: StreamingPolicy(parse_budget(spec, argument)),
-    "h2o": lambda spec, argument: H2OPolicy(parse_budget(spec, argument)),
-    "tova": lambda spec, argument: TOVAPolicy(parse_budget(spec, argument)),
-    "snapkv": lambda spec, argument: SnapKVPolicy(parse_budget(spec, argument)),
-    "knorm": lambda spec, argument: KnormPolicy(parse_budget(spec, argument)),
-    "rkv": lambda spec, argument: RKVPolicy(parse_budget(spec, argument)),
+    "streaming": _scored(StreamingPolicy),
+    "h2o": _scored(H2OPolicy),
+    "tova": _scored(TOVAPolicy),
+    "snapkv": _scored(SnapKVPolicy),
+    "knorm": _scored(KnormPolicy),
+    "rkv": _scored(RKVPolicy),
     # The trained sliding-window control (a model trained with `beacon.layout: window`): `window:B`.
-    "window": lambda spec, argument: WindowPolicy(parse_budget(spec, argument)),
+    "window": _scored(WindowPolicy),
 }
+
+
+def _setting(spec: str, text: str) -> tuple[str, int | float]:
+    name, _, value = text.partition("=")
+    for kind in (int, float):
+        try:
+            return name, kind(value)
+        except ValueError:
+            continue
+    raise BreadcrumbsError(f"policy {spec!r}: setting {text!r} needs a number, e.g. {name}=4")
 
 
 def student_policy(view: int | SlidingWindow) -> CachePolicy:
@@ -55,12 +76,24 @@ def student_policy(view: int | SlidingWindow) -> CachePolicy:
 
 
 def policy_from_spec(spec: str) -> CachePolicy:
-    """Build a policy from `name[:argument]`, e.g. `full`, `beacon:4`."""
-    name, _, argument = spec.strip().partition(":")
+    """Build a policy from `name[:argument][:key=value...]`, e.g. `full`, `beacon:4`, `snapkv:16:window=4:kernel=3`
+    (settings are the policy class's keyword arguments; a policy's `label` is the spec that rebuilds it)."""
+    name, _, rest = spec.strip().partition(":")
     factory = POLICY_FACTORIES.get(name)
     if factory is None:
         raise BreadcrumbsError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_FACTORIES)}")
-    return factory(spec, argument or None)
+    parts = rest.split(":") if rest else []
+    argument = ":".join(part for part in parts if "=" not in part) or None
+    settings = dict(_setting(spec, part) for part in parts if "=" in part)
+    if not settings:
+        return factory(spec, argument)
+    policy_class = getattr(factory, "policy_class", None)
+    known = list(inspect.signature(policy_class.__init__).parameters)[2:] if policy_class else []
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        offered = ", ".join(known) or "none"
+        raise BreadcrumbsError(f"policy {spec!r}: unknown setting {unknown[0]!r}; {name} takes: {offered}")
+    return factory(spec, argument, **settings)
 
 
 __all__ = [

@@ -51,6 +51,11 @@ class CachePolicy:
     def select_rows(self, rows: torch.LongTensor) -> None:
         """Rows `rows` (indices into the current batch) stay; the rest have finished."""
 
+    def state_bytes(self) -> int:
+        """Bytes of side state the policy held for the current batch (all rows) at its largest during the last
+        token's step: per-entry scores, recorded queries, bookkeeping. Read off the tensors; 0 for none."""
+        return 0
+
     @property
     def label(self) -> str:
         """Short name used in reports, e.g. `full` or `beacon:4`."""

@@ -31,10 +31,10 @@ class H2OPolicy(ScoredEvictionPolicy):
         super().__init__(budget)
         if recent is not None and (isinstance(recent, bool) or not isinstance(recent, int) or recent < 0):
             raise BreadcrumbsError(f"h2o: recent must be a non-negative whole number, got {recent!r}")
-        self.recent_window = recent
+        self.recent = recent  # None: half the budget
 
     def protected_counts(self) -> tuple[int, int]:
-        recent = self.budget // 2 if self.recent_window is None else self.recent_window
+        recent = self.budget // 2 if self.recent is None else self.recent
         return 0, min(recent, self.budget - 1)
 
     def reset(self, session: DecodeSession) -> None:

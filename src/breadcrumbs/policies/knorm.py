@@ -1,6 +1,8 @@
 """Key-norm eviction (Devoto et al., 2024, arXiv 2406.11430; kvpress `KnormPress`): keys with a large L2 norm tend
 to receive little attention, so the generated entry whose key has the largest norm is evicted, per KV head.
-Needs no attention at all: one norm per held key and layer (computed in float32, like kvpress)."""
+Needs no attention at all: one norm per held key and layer (computed in float32, like kvpress). `recent` pins the
+newest entries (0 by default, as in kvpress). The paper also leaves layers 0-1 uncompressed; that is not offered here,
+because every layer of the `SlotCache` holds the same number of entries (budgets stay per-layer equal)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ class KnormPolicy(ScoredEvictionPolicy):
     per_head = True
     needs_queries = False
 
-    def __init__(self, budget: int | BudgetMatch | None):
-        super().__init__(budget)
+    def __init__(self, budget: int | BudgetMatch | None, recent: int = 0):
+        super().__init__(budget, recent=recent)
 
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         return -torch.linalg.vector_norm(self.generated_keys(session, layer), dim=-1, dtype=torch.float32)

@@ -23,6 +23,7 @@ being temporal after the first eviction.
 from __future__ import annotations
 
 import copy
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
@@ -124,10 +125,22 @@ class ScoredEvictionPolicy(CachePolicy):
         return clone
 
     @property
+    def settings(self) -> dict:
+        """The hyperparameters beyond the budget (the constructor's keyword arguments), as set."""
+        names = list(inspect.signature(type(self).__init__).parameters)[2:]  # after self, budget
+        return {name: getattr(self, name) for name in names}
+
+    @property
     def label(self) -> str:
-        if self.match is not None:
-            return f"{self.name}:{self.match.label}"
-        return f"{self.name}:{self.budget}"
+        """`name:budget` (or `name:@reference`), then `:key=value` for each setting that is not the default:
+        the spec `policy_from_spec` reads back."""
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+        }
+        options = "".join(f":{name}={value}" for name, value in self.settings.items() if value != defaults[name])
+        budget = self.match.label if self.match is not None else self.budget
+        return f"{self.name}:{budget}{options}"
 
     # ----- CachePolicy hooks -------------------------------------------------------------------------------------
     def check(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -143,6 +156,14 @@ class ScoredEvictionPolicy(CachePolicy):
 
     def reset(self, session: DecodeSession) -> None:
         self.slot_state = {"birth": []}
+        self._state_high = 0
+
+    def side_state(self) -> list[torch.Tensor]:
+        """Every side-state tensor held for the batch (per-slot births and scores; subclasses add theirs)."""
+        return [state for layers in self.slot_state.values() for state in layers]
+
+    def state_bytes(self) -> int:
+        return self._state_high
 
     def select_rows(self, rows: torch.LongTensor) -> None:
         for name, layers in self.slot_state.items():
@@ -160,6 +181,7 @@ class ScoredEvictionPolicy(CachePolicy):
         held = cache.length - width
         self._append_births(session, held)
         self.observe(session)
+        self._state_high = sum(state.nbytes for state in self.side_state())  # before eviction: its largest
         excess = held - (self.budget - 1)
         if excess <= 0:
             return

@@ -58,6 +58,9 @@ class SnapKVPolicy(ScoredEvictionPolicy):
         super().select_rows(rows)
         self._queries = [queries[rows.to(queries.device)] for queries in self._queries]
 
+    def side_state(self) -> list[torch.Tensor]:
+        return super().side_state() + self._queries
+
     def observe(self, session: DecodeSession) -> None:
         record = session.last_queries
         self._scaling = record.scaling
