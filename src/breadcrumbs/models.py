@@ -194,13 +194,24 @@ def load_model(
                 f"no model at {name_or_path!r}: expected a preset ({', '.join(PRESETS)}) "
                 "or a local Hugging Face checkpoint directory containing config.json"
             )
+        from breadcrumbs.training.checkpoint import check_model_dir
+
+        check_model_dir(path)
         try:
             tokenizer = _load_tokenizer(path)
             model = AutoModelForCausalLM.from_pretrained(
                 path, local_files_only=True, dtype=dtype or "auto", attn_implementation=attn_implementation
             )
-        except (OSError, ValueError, KeyError) as err:
+        except Exception as err:  # transformers and safetensors raise many types for a damaged checkpoint
+            if isinstance(err, BreadcrumbsError):
+                raise
             raise BreadcrumbsError(f"could not load the checkpoint at {name_or_path!r}: {err}".splitlines()[0]) from err
+        rows = model.get_input_embeddings().num_embeddings
+        if len(tokenizer) > rows:
+            raise BreadcrumbsError(
+                f"the tokenizer in {name_or_path!r} has {len(tokenizer)} tokens but the model's embedding has {rows} "
+                "rows: the tokenizer files belong to another model; copy this model's own tokenizer files"
+            )
         model, tokenizer = add_beacon(model, tokenizer)
     if tokenizer.padding_side != "left":
         tokenizer.padding_side = "left"

@@ -12,16 +12,26 @@ complete checkpoint (or absent).
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from breadcrumbs.errors import BreadcrumbsError
+
 STATE_FILE = "trainer_state.pt"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+# config.json fields that must be positive integers when present (a string here fails deep inside transformers).
+SIZE_FIELDS = (
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+    "intermediate_size", "max_position_embeddings", "head_dim",
+)
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -41,6 +51,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def _replace_symlink(link: Path, target: str) -> None:
+    """Point `link` at `target` atomically (a temporary link renamed over it; a stale one from a kill is swept by
+    `files.remove_stale_temporaries` when the next run starts)."""
     temp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
     if temp.is_symlink() or temp.exists():
         temp.unlink()
@@ -89,4 +101,65 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def load_state(checkpoint: Path) -> dict:
-    return torch.load(Path(checkpoint) / STATE_FILE, map_location="cpu", weights_only=False)
+    """The trainer state of a checkpoint; a damaged file is one error saying how to resume from an earlier one."""
+    path = Path(checkpoint) / STATE_FILE
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated zip, pickle errors, ...: torch raises many types
+        raise BreadcrumbsError(
+            f"{path} is damaged ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'unreadable'}); "
+            f"delete {Path(checkpoint).name} and point checkpoints/latest at an earlier step-N (or start afresh)"
+        ) from None
+    needed = ("global_step", "stage", "stage_step", "optimizer", "scheduler", "rng")
+    missing = [key for key in needed if key not in state] if isinstance(state, dict) else list(needed)
+    if missing:
+        raise BreadcrumbsError(f"{path} is not a breadcrumbs trainer state (missing {', '.join(missing)})")
+    return state
+
+
+def _check_safetensors(path: Path) -> None:
+    """Header and length of a `.safetensors` file agree (catches empty and truncated files before torch does)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(8)
+        length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        if length < 2 or 8 + length > size:
+            raise BreadcrumbsError(f"{path} is empty or truncated ({size} bytes); copy the weights again")
+        try:
+            header = json.loads(handle.read(length))
+            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, TypeError, KeyError, IndexError):
+            raise BreadcrumbsError(f"{path} has a damaged header; copy the weights again") from None
+    if 8 + length + end != size:
+        raise BreadcrumbsError(
+            f"{path} is truncated ({size} bytes, its header describes {8 + length + end}); copy the weights again"
+        )
+
+
+def check_model_dir(path: str | Path) -> None:
+    """Check a Hugging Face checkpoint directory before loading it: config.json is a JSON object with integer
+    sizes, weights are present and whole, tokenizer files are there. Each problem is one error naming the file."""
+    path = Path(path)
+    config_file = path / "config.json"
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BreadcrumbsError(f"{config_file} is not valid JSON ({err}); restore it from the original model") from None
+    if not isinstance(config, dict):
+        raise BreadcrumbsError(f"{config_file} must hold a JSON object; restore it from the original model")
+    for field in SIZE_FIELDS:
+        value = config.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise BreadcrumbsError(f"{config_file}: {field!r} must be a positive integer, got {value!r}")
+    weights = sorted(path.glob("*.safetensors"))
+    if not weights and not any(path.glob("pytorch_model*.bin")):
+        raise BreadcrumbsError(
+            f"no weights in {path} (no *.safetensors or pytorch_model*.bin); copy them next to config.json"
+        )
+    for file in weights:
+        _check_safetensors(file)
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise BreadcrumbsError(
+            f"no tokenizer files in {path} (looked for {', '.join(TOKENIZER_FILES)}); copy the tokenizer of the "
+            "model next to config.json (tokenizer.save_pretrained(path))"
+        )
