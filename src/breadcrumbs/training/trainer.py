@@ -12,6 +12,7 @@ import copy
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import torch
 
 from breadcrumbs.beacon.layout import student_views, view_label
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_temporaries
 from breadcrumbs.generation import generate
 from breadcrumbs.models import load_model
 from breadcrumbs.policies import FullCache, student_policy
@@ -31,6 +33,7 @@ from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, seq
 from breadcrumbs.training.losses import TokenScorer
 from breadcrumbs.training.runtime import Runtime, Sums, make_accelerator
 from breadcrumbs.training.sft import sft_loss
+from breadcrumbs.validation import load_yaml, read_text_file, resolve_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LOGGER = "breadcrumbs.training"
@@ -109,13 +112,9 @@ class Trainer:
             saved = self.run_dir / "config.yaml"
             if not saved.is_file():
                 raise BreadcrumbsError(f"no config given and none saved in {str(self.run_dir)!r}; pass --config FILE")
-            import yaml
-
-            config = config_from_dict(yaml.safe_load(saved.read_text()))
+            config = config_from_dict(load_yaml(read_text_file(saved, "saved config"), f"saved config {str(saved)!r}"))
         self.config = config
-        device = device or config.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_device(device or config.device, "--device" if device else "config key 'device'")
         self.accelerator = make_accelerator(device == "cpu", config.mixed_precision, config.optim.grad_clip)
         self.main = self.accelerator.is_main_process
         self.task = get_task(config.task.name)
@@ -193,13 +192,13 @@ class Trainer:
         if not self.main or not path.exists():
             return
         kept = []
-        for line in path.read_text().splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 if json.loads(line).get("step", 0) <= step:
                     kept.append(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, AttributeError):
                 pass
-        path.write_text("".join(line + "\n" for line in kept))
+        atomic_write(path, "".join(line + "\n" for line in kept))  # a kill mid-rewrite keeps the old file
 
     # ----- the loop ---------------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -461,4 +460,10 @@ def train(
 ) -> Path:
     """Train per `config` into `out_dir` (resuming from its latest checkpoint when `resume`); returns the final
     checkpoint directory (an HF `save_pretrained` dir with the beacon token, loadable by `load_model`)."""
-    return Trainer(config, out_dir, resume=resume, progress=progress, device=device, echo=echo).run()
+    run_dir = Path(out_dir)
+    if os.environ.get("RANK", "0") != "0":  # under a launcher, rank 0 holds the lock and sweeps
+        return Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo).run()
+    with exclusive_lock(run_dir / "train", f"the run in {str(run_dir)!r}"):
+        for folder in (run_dir, run_dir / "checkpoints"):
+            remove_stale_temporaries(folder)  # left by a kill; under the lock no live writer owns them
+        return Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo).run()
