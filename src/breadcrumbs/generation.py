@@ -26,6 +26,7 @@ from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length
 from breadcrumbs.policies.attention import QueryRecorder
 from breadcrumbs.policies.base import CachePolicy, FullCache
+from breadcrumbs.validation import check_memory, check_sampling
 
 
 @dataclass
@@ -272,8 +273,27 @@ def _tokenize(
     tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str] | Sequence[Sequence[int]]
 ) -> list[list[int]]:
     if all(isinstance(prompt, str) for prompt in prompts):
-        return [tokenizer(prompt)["input_ids"] for prompt in prompts]
+        return [_encode(tokenizer, prompt, index) for index, prompt in enumerate(prompts)]
     return [list(prompt) for prompt in prompts]
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, prompt: str, index: int) -> list[int]:
+    """Token ids of one prompt; text the tokenizer cannot encode is one error naming the characters."""
+    try:
+        return tokenizer(prompt)["input_ids"]
+    except Exception as err:  # `tokenizers` raises a bare Exception for text outside a vocabulary without <unk>
+        bad = []
+        for char in dict.fromkeys(prompt):
+            try:
+                tokenizer(char)
+            except Exception:
+                bad.append(f"{char!r} (U+{ord(char):04X})")
+        if not bad:
+            raise BreadcrumbsError(f"prompt {index + 1} cannot be tokenized: {err}") from None
+        raise BreadcrumbsError(
+            f"prompt {index + 1} has characters this tokenizer cannot encode: {', '.join(bad[:10])}; remove or "
+            "replace them (the built-in character tokenizer covers printable ASCII and newline)"
+        ) from None
 
 
 def _left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.LongTensor, torch.BoolTensor]:
@@ -302,6 +322,15 @@ def banned_token_ids(tokenizer: PreTrainedTokenizerBase, eos_ids: Sequence[int])
     if beacon is not None:
         special.add(beacon)
     return sorted(special - set(eos_ids))
+
+
+def kv_cache_bytes(model: PreTrainedModel, rows: int, capacity: int) -> int:
+    """Bytes of keys and values for `rows` sequences of `capacity` entries in every layer."""
+    config = model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    element = torch.finfo(model.dtype).bits // 8
+    return 2 * config.num_hidden_layers * rows * heads * capacity * head_dim * element
 
 
 def check_request(
@@ -389,8 +418,15 @@ def generate(
     policy.check(model, tokenizer)
     prompt_rows = _tokenize(tokenizer, prompts)
     check_request(model, [len(row) for row in prompt_rows], max_new_tokens, policy)
-    generator = torch.Generator(device=model.device).manual_seed(seed)
+    check_sampling(temperature, top_p)
     step = batch_size or len(prompt_rows)
+    capacity = policy.capacity(max(len(row) for row in prompt_rows), max_new_tokens)
+    check_memory(
+        kv_cache_bytes(model, min(step, len(prompt_rows)), capacity), model.device,
+        f"a KV cache of {capacity:,} entries x {min(step, len(prompt_rows))} rows ({policy.label})",
+        "lower the batch size or max_new_tokens",
+    )
+    generator = torch.Generator(device=model.device).manual_seed(seed)
     completions, stats, peak_allocated = [], [], 0
     bar = None
     if progress:
