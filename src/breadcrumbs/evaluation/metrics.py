@@ -55,6 +55,9 @@ class MethodSummary:
     budget: float | None  # mean per-problem budget of an eviction baseline (generated entries)
     ratio: int | None  # beacon compression ratio
     kv_saving_vs_full: float | None  # 1 - peak entries / full cache's peak entries (same task)
+    match: str | None = None  # the reference of a matched budget (`beacon:4` peak, `beacon:4@mean` mean)
+    peak_state_bytes: float = 0.0  # the policy's side state per sequence at its largest, mean over problems
+    settings: dict | None = None  # the policy's hyperparameters (as recorded)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,6 +122,9 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
                 budget=_mean(budgets) if budgets else None,
                 ratio=ratio if isinstance(ratio, int) and not isinstance(ratio, bool) else None,
                 kv_saving_vs_full=None,
+                match=rows[0].get("match"),
+                peak_state_bytes=_mean(row.get("peak_state_bytes", 0) for row in rows),
+                settings=rows[0].get("settings"),
             )
         )
     full = {s.task: s.peak_kv_entries for s in summaries if s.family == "full"}

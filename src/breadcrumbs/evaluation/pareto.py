@@ -35,7 +35,7 @@ def _point_label(summary: MethodSummary) -> str:
     """`c=4` for a beacon ratio, `B=64` for a fixed budget; matched baselines sit at their reference's x: no label."""
     if summary.ratio is not None:
         return f"c={summary.ratio}"
-    argument = summary.method.partition(":")[2]
+    argument = summary.method.split(":")[1] if ":" in summary.method else ""
     return f"B={argument}" if argument.isdigit() else ""
 
 
@@ -56,23 +56,36 @@ def pareto_figure(summaries: list[MethodSummary]):
             if family not in styles:
                 styles[family] = dict(color=next(extra), marker="o", markersize=6)
             style = styles[family]
-            points = sorted((s for s in rows if s.family == family), key=lambda s: s.peak_kv_entries)
-            xs = [s.peak_kv_entries for s in points]
-            ys = [100 * s.accuracy for s in points]
-            errors = [
-                [100 * max(s.accuracy - s.ci_low, 0) for s in points],
-                [100 * max(s.ci_high - s.accuracy, 0) for s in points],
-            ]
-            axis.errorbar(
-                xs, ys, yerr=errors, label=FAMILY_NAME.get(family, family), linestyle="none" if family == "full" else "-",
-                linewidth=1.4, capsize=3, elinewidth=0.9, color=style["color"], marker=style["marker"],
-                markersize=style["markersize"], zorder=3 if family == "full" else 2,
-            )
-            for point, x, y in zip(points, xs, ys):
-                label = _point_label(point)
-                if label:
-                    axis.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                                  color=style["color"])
+            members = [s for s in rows if s.family == family]
+            # A curve joins a family's own budgets (beacon ratios, a fixed-budget sweep); matched points sit at
+            # their reference's memory and are drawn unjoined (hollow when matched to the mean).
+            curve = [s for s in members if not s.match]
+            for kind, points in (("curve", curve), ("peak", [s for s in members if s.match and "@" not in s.match]),
+                                 ("mean", [s for s in members if s.match and "@" in s.match])):
+                if not points:
+                    continue
+                points = sorted(points, key=lambda s: s.peak_kv_entries)
+                xs = [s.peak_kv_entries for s in points]
+                ys = [100 * s.accuracy for s in points]
+                errors = [
+                    [100 * max(s.accuracy - s.ci_low, 0) for s in points],
+                    [100 * max(s.ci_high - s.accuracy, 0) for s in points],
+                ]
+                joined = kind == "curve" and family != "full"
+                name = FAMILY_NAME.get(family, family)
+                label = name if kind == "curve" or not curve else None
+                if kind != "curve":
+                    label = label and f"{name} (matched {'mean' if kind == 'mean' else 'peak'})"
+                axis.errorbar(
+                    xs, ys, yerr=errors, label=label, linestyle="-" if joined else "none", linewidth=1.4, capsize=3,
+                    elinewidth=0.9, color=style["color"], marker=style["marker"], markersize=style["markersize"],
+                    markerfacecolor="none" if kind == "mean" else style["color"], zorder=3 if family == "full" else 2,
+                )
+                for point, x, y in zip(points, xs, ys):
+                    text = _point_label(point)
+                    if text:
+                        axis.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
+                                      color=style["color"])
         axis.set_title(task)
         axis.set_xlabel("KV cache entries per sequence (mean of per-problem peak)")
         axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]")

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from breadcrumbs.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, MethodSummary, dedupe, summarize
-from breadcrumbs.evaluation.pareto import write_pareto
+from breadcrumbs.evaluation.pareto import FAMILY_NAME, write_pareto
 from breadcrumbs.evaluation.results import atomic_write, read_results
 from breadcrumbs.errors import BreadcrumbsError
+
+
+# Families whose tokens/s comes from the reference (per-layer Python) eviction path.
+REFERENCE_SPEED = frozenset(FAMILY_NAME) - {"full", "beacon"}
 
 
 @dataclass
@@ -48,19 +53,53 @@ def markdown_table(summaries: list[MethodSummary]) -> str:
             f"### {task}",
             "",
             "| method | n | accuracy (95% CI) | peak KV entries | mean KV entries | peak KV bytes | mean KV bytes "
-            "| gen. tokens | tokens/s | KV saving vs full |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| side state (peak) | gen. tokens | tokens/s | KV saving vs full |",
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for s in (s for s in summaries if s.task == task):
             saving = "–" if s.kv_saving_vs_full is None else f"{100 * s.kv_saving_vs_full:.1f}%"
+            speed = _number(s.tokens_per_s, 0) + (" †" if s.family in REFERENCE_SPEED else "")
             lines.append(
                 f"| {s.method} | {s.problems} | {100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}] "
                 f"| {_number(s.peak_kv_entries)} | {_number(s.mean_kv_entries)} | {_bytes(s.peak_kv_bytes)} "
-                f"| {_bytes(s.mean_kv_bytes)} | {_number(s.generated_tokens)} | {_number(s.tokens_per_s, 0)} "
-                f"| {saving} |"
+                f"| {_bytes(s.mean_kv_bytes)} | {_bytes(s.peak_state_bytes)} | {_number(s.generated_tokens)} "
+                f"| {speed} | {saving} |"
             )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
+
+
+def matched_tables(summaries: list[MethodSummary]) -> str:
+    """Per task and reference: every baseline at the reference's per-problem peak and at its mean, side by side."""
+    blocks = []
+    for task in sorted({s.task for s in summaries}):
+        rows = [s for s in summaries if s.task == task]
+        references = sorted({s.match.split("@")[0] for s in rows if s.match})
+        for reference in references:
+            anchor = next((s for s in rows if s.method == reference), None)
+            lines = [
+                f"### {task}: matched to {reference}"
+                + ("" if anchor is None else f" ({100 * anchor.accuracy:.1f}%, peak {_number(anchor.peak_kv_entries)}, "
+                   f"mean {_number(anchor.mean_kv_entries)} entries)"),
+                "",
+                "| family | peak-matched accuracy | peak / mean entries | mean-matched accuracy | peak / mean entries |",
+                "|---|---|---:|---|---:|",
+            ]
+            by_family: dict[str, dict[str, MethodSummary]] = {}
+            for s in rows:
+                if s.match in (reference, f"{reference}@mean"):
+                    by_family.setdefault(s.family, {})["mean" if s.match.endswith("@mean") else "peak"] = s
+            for family, views in sorted(by_family.items()):
+                cells = []
+                for view in ("peak", "mean"):
+                    s = views.get(view)
+                    cells += ["–", "–"] if s is None else [
+                        f"{100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}]",
+                        f"{_number(s.peak_kv_entries)} / {_number(s.mean_kv_entries)}",
+                    ]
+                lines.append(f"| {family} | " + " | ".join(cells) + " |")
+            blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
 def _clean(value):
@@ -74,14 +113,20 @@ def _clean(value):
     return value
 
 
-def write_report(results: str | Path, out_dir: str | Path, plot: bool = True) -> Report:
-    """Summarise a results file into `out_dir`: pareto.png/.svg, report.md, summary.json."""
-    results = Path(results)
-    records, warnings = read_results(results)
+def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path, plot: bool = True) -> Report:
+    """Summarise one results file, or several (e.g. a trained control's next to the main run), into `out_dir`:
+    pareto.png/.svg, report.md, summary.json."""
+    sources = [Path(results)] if isinstance(results, (str, Path)) else [Path(path) for path in results]
+    records, warnings = [], []
+    for source in sources:
+        source_records, source_warnings = read_results(source)
+        records += source_records
+        warnings += source_warnings
     records, repeat_warnings = dedupe(records)
     warnings += repeat_warnings
+    names = ", ".join(f"`{source.name}`" for source in sources)
     if not records:
-        raise BreadcrumbsError(f"{results} holds no usable result records; run `breadcrumbs eval --out {results}`")
+        raise BreadcrumbsError(f"{names} holds no usable result records; run `breadcrumbs eval --out FILE`")
     summaries = summarize(records)
     out_dir = Path(out_dir)
     table = markdown_table(summaries)
@@ -91,7 +136,7 @@ def write_report(results: str | Path, out_dir: str | Path, plot: bool = True) ->
         [
             f"# Memory–accuracy report: {', '.join(tasks)}",
             "",
-            f"Source: `{results.name}` ({len(records)} records; model {', '.join(models) or 'unknown'}). Accuracy "
+            f"Source: {names} ({len(records)} records; model {', '.join(models) or 'unknown'}). Accuracy "
             f"with a 95% percentile bootstrap CI ({BOOTSTRAP_SAMPLES} resamples, seed {BOOTSTRAP_SEED}); KV "
             "entries and bytes are per sequence, measured from the cache (prompt included), averaged over problems; "
             "the saving compares mean peak entries with the full cache.",
@@ -99,12 +144,16 @@ def write_report(results: str | Path, out_dir: str | Path, plot: bool = True) ->
             "![Pareto frontier](pareto.png)" if plot else "",
             "",
             table,
+            f"† Eviction baselines run a reference implementation: scoring and eviction loop over layers in Python "
+            f"each step, so their tokens/s is not an optimised figure (beacons and the full cache need no scoring).",
+            "",
+            *(["## Matched comparisons", "", matched, ""] if (matched := matched_tables(summaries)) else []),
         ]
         + ([] if not warnings else ["## Warnings", "", *[f"- {w}" for w in warnings], ""])
     )
     paths = write_pareto(summaries, out_dir) if plot else []
     summary = {
-        "source": results.name,
+        "source": ", ".join(source.name for source in sources),
         "records": len(records),
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95},
         "methods": [s.to_dict() for s in summaries],

@@ -197,6 +197,7 @@ def evaluate(
                         "ratio": policy.ratio if isinstance(policy, BeaconPolicy) else None,
                         "budget": policy.budget if isinstance(policy, ScoredEvictionPolicy) else None,
                         "match": None if method.match is None else method.match.label[1:],
+                        "settings": getattr(policy, "settings", {}),
                         "problem_id": problem.id,
                         "difficulty": problem.difficulty,
                         "correct": reward >= 1.0,
