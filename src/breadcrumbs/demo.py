@@ -41,6 +41,9 @@ DEMO_TASKS: dict[str, dict] = {
     "linsys": _cpu_setting({"unknowns": 2, "max_coef": 3, "max_value": 5}, max_new_tokens=160),
 }
 RATIOS = [2, 4, 8]
+# The trained sliding-window control (`beacon.layout: window`): one model for windows of 6, 9 and 12 generated
+# entries, around the generated entries the beacons hold at their peak on the demo task (9-12).
+WINDOW_SIZES = [6, 9, 12]
 
 
 @dataclass
@@ -65,8 +68,9 @@ def demo_settings(task: str, micro: bool = False) -> dict:
     return settings
 
 
-def demo_config(task: str, seed: int = 0, micro: bool = False):
-    """The training config of the demo (a `TrainConfig`: SFT warm start + joint RL/distillation, ratios 2/4/8)."""
+def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "beacon"):
+    """The training config of the demo (a `TrainConfig`: SFT warm start + joint RL/distillation, ratios 2/4/8);
+    `layout="window"` is the same recipe for the sliding-window control (windows `WINDOW_SIZES`)."""
     from breadcrumbs.training import config_from_dict
 
     settings = demo_settings(task, micro)
@@ -77,7 +81,7 @@ def demo_config(task: str, seed: int = 0, micro: bool = False):
             "model": {"name": settings["model"]},
             "task": {"name": task, "difficulty": settings["difficulty"], "style": settings["style"],
                      "eval_problems": 32},
-            "beacon": {"ratios": RATIOS},
+            "beacon": {"ratios": RATIOS if layout == "beacon" else WINDOW_SIZES, "layout": layout},
             "sft": settings["sft"],
             "rl": settings["rl"],
             "distill": {"mode": "joint", "weight": 1.0, "direction": "forward"},
@@ -133,7 +137,9 @@ def run_demo(
     phase = time.perf_counter()
     model, tokenizer = load_model(str(checkpoint), device=device)
     task_object = get_task(task)
-    problems = task_object.generate(settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, **settings["difficulty"])
+    problems = task_object.generate(
+        settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, split="test", **settings["difficulty"]
+    )
     results = out_dir / "results.jsonl"
     evaluate(
         model, tokenizer, task_object, problems, demo_methods(), max_new_tokens=settings["max_new_tokens"],

@@ -8,7 +8,6 @@ as one. Only the main process writes files.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -37,6 +36,12 @@ from breadcrumbs.validation import load_yaml, read_text_file, resolve_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LOGGER = "breadcrumbs.training"
+
+
+def micro_batches(rows: int, micro_batch_size: int, world: int) -> list[list[int]]:
+    """This process's `rows` split into micro-batches of `micro_batch_size / world` rows (0: one micro-batch)."""
+    size = micro_batch_size // world if micro_batch_size else rows
+    return [list(range(start, min(start + size, rows))) for start in range(0, rows, max(size, 1))]
 
 
 def lr_lambda(kind: str, warmup: int, total: int):
@@ -248,7 +253,8 @@ class Trainer:
                     set_rng_state(state["rng"])
             reference = self._reference(rt, first) if stage == "rl" and cfg.rl.kl_coef > 0 else None
             resumed_here = self.resume_from is not None and global_step == resumed_step
-            if stage == "rl" and first == 0 and last_eval_step != global_step and not resumed_here:
+            starts_run = cfg.eval.every and global_step == 0  # periodic evaluation: record the starting point
+            if (stage == "rl" or starts_run) and first == 0 and last_eval_step != global_step and not resumed_here:
                 self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage, "before")
             for step in range(first, steps):
                 torch.manual_seed(derive_seed(cfg.seed, "torch", global_step, acc.process_index))
@@ -391,12 +397,16 @@ class Trainer:
         )
         global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
-        mine = lambda items: shard(items, rt.rank, rt.world)  # noqa: E731
-        loss, sums = sft_loss(
-            rt, mine(prompts), mine(completions), mine(ratios), student_weight, global_tokens,
-            cfg.sft.fused_forward,
-        )
-        rt.backward(loss)
+        prompts, completions, ratios = (shard(items, rt.rank, rt.world) for items in (prompts, completions, ratios))
+        micro = micro_batches(len(prompts), cfg.sft.micro_batch_size, rt.world)
+        sums = Sums()
+        for i, rows in enumerate(micro):
+            pick = lambda items: [items[r] for r in rows]  # noqa: E731
+            loss, part = sft_loss(
+                rt, pick(prompts), pick(completions), pick(ratios), student_weight, global_tokens, cfg.sft.fused_forward
+            )
+            rt.backward(loss, sync=i + 1 == len(micro))
+            sums.merge(part)
         norm = self._clip_and_step(rt, optimizer)
         metrics = sums.means(rt)
         metrics.update(grad_norm=norm, tokens=float(global_tokens))
@@ -418,31 +428,39 @@ class Trainer:
             weights,
         )
         ratios = shard(all_ratios, rt.rank, rt.world)
-        rollouts = collect_rollouts(
-            rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
-        )
+        with rt.full_weights():
+            rollouts = collect_rollouts(
+                rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
+            )
         rl_weight = 1.0 if stage == "rl" else 0.0
         distill_weight = distill_weight_at(cfg, stage, step)
-        local = len(rollouts)
         per_update = (rl.minibatch_size or rl.batch_size) // rt.world
-        chunks = [list(range(i, min(i + per_update, local))) for i in range(0, local, per_update)]
-        parts = [rollouts.rows(chunk) for chunk in chunks]
+        # minibatches (one optimizer update each) of micro-batches (one forward/backward each)
+        parts = [
+            [rollouts.rows([start + r for r in rows]) for rows in micro_batches(
+                min(per_update, len(rollouts) - start), rl.micro_batch_size, rt.world)]
+            for start in range(0, len(rollouts), per_update)
+        ]
         reuse = rl.updates_per_batch > 1 or len(parts) > 1
-        old = [sequence_logprobs(rt, rt.model, part) for part in parts] if reuse and rl_weight else [None] * len(parts)
-        ref = [sequence_logprobs(rt, reference, part) for part in parts] if reference is not None and rl_weight else [None] * len(parts)
+        scored = lambda model: [[sequence_logprobs(rt, model, m, rl) for m in part] for part in parts]  # noqa: E731
+        old = scored(rt.model) if reuse and rl_weight else [[None] * len(part) for part in parts]
+        ref = scored(reference) if reference is not None and rl_weight else [[None] * len(part) for part in parts]
         counts = rt.global_sum([
-            float(sum(len(c) for c in part.completions)) if rl.loss_norm == "token" else float(len(part))
+            float(sum(len(c) for m in part for c in m.completions)) if rl.loss_norm == "token"
+            else float(sum(len(m) for m in part))
             for part in parts
         ])
         sums = rollout_sums(rollouts, rl.group_size)
         norms = []
         for _ in range(rl.updates_per_batch):
             for part, old_lp, ref_lp, denominator in zip(parts, old, ref, counts):
-                loss, part_sums = rl_loss(rt, part, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp, ref_lp)
-                rt.backward(loss)
+                for i, micro in enumerate(part):
+                    loss, micro_sums = rl_loss(
+                        rt, micro, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp[i], ref_lp[i]
+                    )
+                    rt.backward(loss, sync=i + 1 == len(part))
+                    sums.merge(micro_sums)
                 norms.append(self._clip_and_step(rt, optimizer))
-                for name, (total, count) in part_sums.values.items():
-                    sums.add(name, total, count)
         metrics = sums.means(rt)
         metrics.update(grad_norm=sum(norms) / len(norms), distill_weight=distill_weight,
                        generation_s=rollouts.generation_s,

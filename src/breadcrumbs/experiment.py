@@ -1,0 +1,251 @@
+"""The long-reasoning experiment: Countdown search traces several times longer than their prompt, one mixed-ratio
+beacon model against a dedicated c=8 model, an RL ablation at equal wall time, and the Pareto comparison.
+
+`run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` subprocess with one CPU
+thread, run up to `parallel` at a time (two one-thread processes use two cores better than one two-thread process
+for models this small). Every job is resumable and marked done only when it finished, so rerunning the command after
+an interruption continues where it stopped. Layout of the output directory:
+
+    configs/NAME.yaml        the exact training config of every run
+    runs/NAME/               training runs (checkpoints, metrics.jsonl, curves, log)
+    results/NAME.jsonl       evaluation records on the test split;  report/  the Pareto report (AUAC included)
+    ablation.md, ablation_curves.png, experiment.json   the RL ablation table and curves, settings and wall times
+
+The plan (`plan`):
+1. `teacher`: supervised warm start on solver traces, teacher layout only.
+2. `mixed` and `c8` (from `teacher`): teacher + student SFT, ratios drawn per sequence log-uniformly from 2..32
+   (`mixed`) or fixed at 8 (`c8`, what mixing costs).
+3. RL ablation from `mixed`, each arm for the same training wall time, per seed: `joint` (GRPO + distillation),
+   `rl` (GRPO only), `distill` (distillation on the teacher's rollouts only), `sft` (the warm start continued).
+4. Evaluation on test-split problems: every ratio of the joint model, the c8 model, the warm start, and every
+   training-free baseline at the joint model's per-problem peak KV and on fixed budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from breadcrumbs.errors import BreadcrumbsError
+
+EXPERIMENTS = ("countdown",)
+ARMS = ("joint", "rl", "distill", "sft")
+EVAL_RATIOS = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
+BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
+
+
+@dataclass
+class Settings:
+    """Every size and count of the experiment (the defaults are the recorded CPU run; `micro` shrinks them)."""
+
+    difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 9, "max_target": 50, "backtracks": 1,
+                                                      "order": 1})
+    rl_difficulty: dict = field(default_factory=lambda: {"backtracks": 2})
+    model: str = "tiny"
+    teacher_steps: int = 1000
+    student_steps: int = 400
+    sft_batch: int = 16
+    sft_lr: float = 2e-3
+    rl_batch: int = 32
+    group_size: int = 8
+    rl_lr: float = 1e-4
+    arm_minutes: float = 8.0
+    max_new_tokens: int = 416
+    dev_problems: int = 64
+    eval_every: int = 8
+    test_problems: int = 200
+    seeds: tuple = (0, 1)
+    budgets: tuple = (16, 24, 32, 48, 64)
+
+    @classmethod
+    def micro(cls) -> Settings:
+        """Seconds instead of an hour: the same code path for CI."""
+        return cls(model="micro", teacher_steps=2, student_steps=2, sft_batch=4, rl_batch=4, group_size=2,
+                   arm_minutes=0.01, max_new_tokens=24, dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
+                   budgets=(8,))
+
+
+@dataclass
+class Job:
+    """One subprocess: a training run (`config`) or an evaluation (`methods` of the model of run `model_of`)."""
+
+    name: str
+    config: dict | None = None
+    model_of: str | None = None
+    methods: tuple = ()
+
+
+def _train_config(s: Settings, seed: int, **sections) -> dict:
+    """A training config of this experiment: the shared task, model and evaluation settings plus `sections`."""
+    config = {
+        "seed": seed,
+        "device": "cpu",
+        "log_every": 10,
+        "model": {"name": s.model},
+        "task": {"name": "countdown", "difficulty": s.difficulty, "style": "search", "eval_problems": s.dev_problems},
+        "beacon": {"ratios": [2, 32], "sampling": "range"},
+        "eval": {"max_new_tokens": s.max_new_tokens, "ratios": [8, 32], "batch_size": 64},
+        "checkpoint": {"every": 100, "keep": 1},
+    }
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value} if isinstance(value, dict) else value
+    return config
+
+
+def _sft(s: Settings, steps: int, student_weight: float, **extra) -> dict:
+    return {"steps": steps, "batch_size": s.sft_batch, "lr": s.sft_lr, "warmup_steps": min(50, steps),
+            "student_weight": student_weight, **extra}
+
+
+def _arm(s: Settings, arm: str, seed: int) -> dict:
+    """The config of one ablation arm: the same start (`mixed`), the same wall time, one training signal each."""
+    rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
+          "lr": s.rl_lr, "difficulty": s.rl_difficulty}
+    budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": "@mixed"}}
+    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty}}
+    if arm == "sft":
+        sft = _sft(s, 100_000, 1.0, scheduler="constant", warmup_steps=0, difficulty=s.rl_difficulty)
+        return _train_config(s, seed, sft=sft, **budget, **eval_every)
+    distill = {"joint": {"mode": "joint"}, "rl": {"mode": "off"}, "distill": {"mode": "two_stage", "steps": 100_000}}
+    rl_section = dict(rl, steps=0) if arm == "distill" else rl
+    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every)
+
+
+def plan(s: Settings) -> list[list[Job]]:
+    """The experiment as waves of jobs; the jobs of a wave are independent and run side by side."""
+    seed = s.seeds[0]
+    waves = [
+        [Job("teacher", _train_config(s, seed, sft=_sft(s, s.teacher_steps, 0.0),
+                                           beacon={"ratios": [8], "sampling": "choice"}))],
+        [
+            Job("mixed", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0))),
+            Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
+                                    beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
+        ],
+        [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS],
+    ]
+    final = f"joint-s{seed}"
+    matched = [f"{name}:@beacon:{c}" for name in BASELINES for c in (8, 32)]
+    fixed = [f"{name}:{budget}" for name in BASELINES for budget in s.budgets]
+    waves.append([
+        Job(f"eval-{final}", model_of=final, methods=("full", *(f"beacon:{c}" for c in EVAL_RATIOS), *matched)),
+        Job("eval-fixed", model_of=final, methods=tuple(fixed)),
+        Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
+        Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
+    ])
+    return waves
+
+
+def _run_dir(out: Path, name: str) -> Path:
+    return out / "runs" / name
+
+
+def _checkpoint(out: Path, name: str) -> Path:
+    from breadcrumbs.training.checkpoint import latest_checkpoint
+
+    found = latest_checkpoint(_run_dir(out, name))
+    if found is None:
+        raise BreadcrumbsError(f"experiment run {name!r} has no checkpoint in {_run_dir(out, name)}; rerun to resume")
+    return found
+
+
+def _command(job: Job, out: Path, s: Settings) -> list[str]:
+    """The `breadcrumbs` command line of a job (configs written first; `@run` model names resolved)."""
+    base = [sys.executable, "-m", "breadcrumbs"]
+    if job.config is not None:
+        config = json.loads(json.dumps(job.config))
+        if config["model"]["name"].startswith("@"):
+            config["model"]["name"] = str(_checkpoint(out, config["model"]["name"][1:]).resolve())
+        path = out / "configs" / f"{job.name}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        run = _run_dir(out, job.name)
+        resume = ["--resume"] if (run / "config.yaml").exists() else []
+        return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
+    difficulty = [arg for key, value in s.difficulty.items() for arg in ("--difficulty", f"{key}={value}")]
+    return [
+        *base, "eval", "--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--split", "test",
+        "--n", str(s.test_problems), "--methods", ",".join(job.methods), "--max-new-tokens", str(s.max_new_tokens),
+        "--batch-size", "64", "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
+    ]
+
+
+def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> dict[str, float]:
+    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", BREADCRUMBS_THREADS="1")
+    pending = [job for job in jobs if not (out / "done" / job.name).exists()]
+    running: list[tuple[Job, subprocess.Popen, float]] = []
+    walls = {}
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    while pending or running:
+        while pending and len(running) < parallel:
+            job = pending.pop(0)
+            log(f"start {job.name}")
+            handle = open(out / "logs" / f"{job.name}.log", "a")
+            running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
+                                                  env=env), time.perf_counter()))
+        time.sleep(0.5)
+        for item in list(running):
+            job, process, started = item
+            if process.poll() is None:
+                continue
+            running.remove(item)
+            if process.returncode:
+                for _, other, _ in running:
+                    other.terminate()
+                tail = (out / "logs" / f"{job.name}.log").read_text().strip().splitlines()[-1:]
+                raise BreadcrumbsError(
+                    f"experiment job {job.name} failed (exit {process.returncode}): {' '.join(tail)}; see "
+                    f"{out / 'logs' / (job.name + '.log')}, fix it and rerun to resume"
+                )
+            walls[job.name] = time.perf_counter() - started
+            (out / "done").mkdir(exist_ok=True)
+            (out / "done" / job.name).write_text(f"{walls[job.name]:.1f}\n")
+            log(f"done {job.name} in {walls[job.name] / 60:.1f} min")
+    return walls
+
+
+def run_experiment(
+    name: str = "countdown", out_dir: str | Path = "experiments/countdown", micro: bool = False, parallel: int = 2,
+    log=print,
+) -> Path:
+    """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan."""
+    if name not in EXPERIMENTS:
+        raise BreadcrumbsError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    from breadcrumbs.evaluation import write_report
+    from breadcrumbs.evaluation.results import atomic_write
+    from breadcrumbs.experiment_report import write_ablation, write_models
+
+    s = Settings.micro() if micro else Settings()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    record_path = out / "experiment.json"
+    record = json.loads(record_path.read_text()) if record_path.exists() else {"wall_s": {}}
+    started = time.perf_counter()
+    for wave in plan(s):
+        record["wall_s"].update(_run_wave(wave, out, s, parallel, log))
+        _write_json(record_path, dict(record, settings=vars(s), micro=micro, parallel=parallel))
+    main = [out / "results" / f"eval-{name}.jsonl" for name in (f"joint-s{s.seeds[0]}", "fixed")]
+    merged = out / "results.jsonl"  # the final model against every baseline: one model, one report
+    atomic_write(merged, "".join(path.read_text() for path in main))
+    write_report(merged, out / "report")
+    write_ablation(out, s.seeds, ARMS)
+    write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
+                       "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8"})
+    record["wall_s"]["this_invocation"] = time.perf_counter() - started
+    _write_json(record_path, dict(record, settings=vars(s), micro=micro, parallel=parallel))
+    return out
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from breadcrumbs.evaluation.results import atomic_write
+
+    atomic_write(path, json.dumps(data, indent=2, default=list) + "\n")

@@ -1,0 +1,46 @@
+"""The long-reasoning experiment's path at micro size: every job runs as a subprocess, resumes, and writes the
+ablation table and curves, the models table and the Pareto report (issue 12)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from breadcrumbs.experiment import ARMS, Settings, plan, run_experiment
+from breadcrumbs.training import config_from_dict
+
+
+def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
+    waves = plan(Settings())
+    names = [job.name for wave in waves for job in wave]
+    assert names[:3] == ["teacher", "mixed", "c8"] and len(names) == len(set(names))
+    for job in (job for wave in waves for job in wave if job.config):
+        config = dict(job.config, model={"name": "tiny"})  # '@run' names resolve to checkpoints at run time
+        config_from_dict(config)
+    arms = {job.name: job.config for job in waves[2]}
+    assert {arms[f"{arm}-s0"]["time_budget_s"] for arm in ARMS} == {60 * Settings().arm_minutes}
+    assert arms["joint-s0"]["distill"]["mode"] == "joint" and arms["rl-s0"]["distill"]["mode"] == "off"
+    assert arms["distill-s0"]["rl"]["steps"] == 0 and arms["distill-s0"]["distill"]["mode"] == "two_stage"
+    assert arms["sft-s0"]["sft"]["student_weight"] == 1.0 and "rl" not in arms["sft-s0"]
+    assert arms["joint-s0"]["seed"] != arms["joint-s1"]["seed"]
+    mixed = next(job for job in waves[1] if job.name == "mixed").config
+    assert mixed["beacon"] == {"ratios": [2, 32], "sampling": "range"}
+
+
+@pytest.mark.slow
+def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
+    out = run_experiment("countdown", tmp_path, micro=True, log=lambda message: None)
+    for name in ("ablation.md", "ablation_curves.png", "models.md", "report/report.md", "report/pareto.png"):
+        assert (out / name).stat().st_size > 0, name
+    table = (out / "ablation.md").read_text()
+    assert all(f"| {arm} | 1 |" in table for arm in ARMS)
+    record = json.loads((out / "experiment.json").read_text())
+    assert {"teacher", "mixed", "c8", "joint-s0", "eval-fixed"} <= set(record["wall_s"])
+    report = (out / "report" / "report.md").read_text()
+    assert "beacon:32" in report and "tova:@beacon:8" in report and "rkv:8" in report
+    # a rerun finds every job done and only rewrites the report
+    (out / "report" / "report.md").unlink()
+    run_experiment("countdown", tmp_path, micro=True, log=lambda message: None)
+    assert (out / "report" / "report.md").exists()
+    assert json.loads((out / "experiment.json").read_text())["wall_s"]["teacher"] == record["wall_s"]["teacher"]
