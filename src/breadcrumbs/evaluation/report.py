@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from breadcrumbs.evaluation.auac import auac, auac_table
 from breadcrumbs.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, MethodSummary, dedupe, summarize
 from breadcrumbs.evaluation.pareto import FAMILY_NAME, write_pareto
 from breadcrumbs.evaluation.results import atomic_write, read_results
@@ -148,6 +149,7 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
             f"each step, so their tokens/s is not an optimised figure (beacons and the full cache need no scoring).",
             "",
             *(["## Matched comparisons", "", matched, ""] if (matched := matched_tables(summaries)) else []),
+            *(["## Area under the accuracy-vs-KV curve (AUAC)", "", area, ""] if (area := auac_table(summaries)) else []),
         ]
         + ([] if not warnings else ["## Warnings", "", *[f"- {w}" for w in warnings], ""])
     )
@@ -157,6 +159,7 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
         "records": len(records),
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95},
         "methods": [s.to_dict() for s in summaries],
+        "auac": auac(summaries),
         "warnings": warnings,
     }
     paths.append(atomic_write(out_dir / "report.md", markdown))
