@@ -22,6 +22,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.beacon.cache import SlotCache
+from breadcrumbs.chat import encode_prompt
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length
 from breadcrumbs.policies.attention import QueryRecorder
@@ -280,7 +281,7 @@ def _tokenize(
 def _encode(tokenizer: PreTrainedTokenizerBase, prompt: str, index: int) -> list[int]:
     """Token ids of one prompt; text the tokenizer cannot encode is one error naming the characters."""
     try:
-        return tokenizer(prompt)["input_ids"]
+        return encode_prompt(tokenizer, prompt)
     except Exception as err:  # `tokenizers` raises a bare Exception for text outside a vocabulary without <unk>
         bad = []
         for char in dict.fromkeys(prompt):

@@ -22,6 +22,7 @@ from transformers import (
     Qwen2Config,
 )
 
+from breadcrumbs.chat import set_chat
 from breadcrumbs.errors import BreadcrumbsError
 
 BEACON_TOKEN = "<beacon>"
@@ -112,23 +113,28 @@ def build_preset_model(
 def add_beacon(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Give any causal LM the `<beacon>` special token with a trainable embedding.
+    """Give any causal LM the `<beacon>` special token with a trainable embedding (and a pad token if missing).
 
-    A new embedding row starts at the mean of the existing input embeddings. A pad token is added if missing.
-    Idempotent: a model that already has the beacon is returned unchanged.
+    Each added token gets a row of its own, initialised to the mean input embedding of the tokenizer's existing
+    tokens (an untied output head: the mean output row). Its id is the next free one, which may be a row the
+    embedding matrix already has (matrices padded beyond the tokenizer, e.g. Qwen2.5's 151,936 rows for 151,665
+    tokens); that row is re-initialised, never inherited. Idempotent: a model that has the beacon is unchanged.
     """
-    added = 0
+    existing = len(tokenizer)
     if tokenizer.pad_token is None:
-        added += tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
     if BEACON_TOKEN not in tokenizer.get_vocab():
-        added += tokenizer.add_tokens([BEACON_TOKEN], special_tokens=True)
-    embeddings = model.get_input_embeddings()
-    if len(tokenizer) > embeddings.num_embeddings:
-        old_rows = embeddings.num_embeddings
+        tokenizer.add_tokens([BEACON_TOKEN], special_tokens=True)
+    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
-        with torch.no_grad():
-            weight = model.get_input_embeddings().weight
-            weight[old_rows:] = weight[:old_rows].mean(dim=0)
+    inputs, outputs = model.get_input_embeddings(), model.get_output_embeddings()
+    with torch.no_grad():
+        added = slice(existing, len(tokenizer))
+        inputs.weight[added] = inputs.weight[:existing].mean(dim=0)
+        if outputs is not None and outputs.weight is not inputs.weight:
+            outputs.weight[added] = outputs.weight[:existing].mean(dim=0)
+            if outputs.bias is not None:
+                outputs.bias[added] = outputs.bias[:existing].mean()
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
@@ -180,18 +186,25 @@ def load_model(
     dtype: torch.dtype | None = None,
     attn_implementation: str = "sdpa",
     seed: int = 0,
+    chat: bool | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A preset name (`tiny`, `small`, ...) builds a fresh model; anything else is a local HF checkpoint directory.
+    """A preset name (`tiny`, `small`, ...) builds a fresh model; a `.gguf` file is dequantised (float32 unless
+    `dtype`); anything else is a local HF checkpoint directory.
 
-    The result always carries the `<beacon>` token and is in eval mode on `device`.
+    The result always carries the `<beacon>` token and is in eval mode on `device`. `chat` decides whether prompts
+    go through the tokenizer's chat template (`None`: when it has one; see `breadcrumbs.chat`).
     """
     if name_or_path in PRESETS:
         model, tokenizer = build_preset_model(name_or_path, arch, seed=seed, attn_implementation=attn_implementation)
+    elif name_or_path.endswith(".gguf"):
+        from breadcrumbs.gguf import load_gguf
+
+        model, tokenizer = add_beacon(*load_gguf(name_or_path, dtype, attn_implementation))
     else:
         path = Path(name_or_path)
         if not (path / "config.json").is_file():
             raise BreadcrumbsError(
-                f"no model at {name_or_path!r}: expected a preset ({', '.join(PRESETS)}) "
+                f"no model at {name_or_path!r}: expected a preset ({', '.join(PRESETS)}), a .gguf file "
                 "or a local Hugging Face checkpoint directory containing config.json"
             )
         from breadcrumbs.training.checkpoint import check_model_dir
@@ -215,6 +228,7 @@ def load_model(
         model, tokenizer = add_beacon(model, tokenizer)
     if tokenizer.padding_side != "left":
         tokenizer.padding_side = "left"
+    set_chat(tokenizer, chat)
     if dtype is not None:
         model = model.to(dtype)
     check_attention_support(model)

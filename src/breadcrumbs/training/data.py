@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from transformers import PreTrainedTokenizerBase
 
+from breadcrumbs.chat import encode_prompt
 from breadcrumbs.tasks import Problem, Task
 from breadcrumbs.training.config import TaskConfig
 
@@ -86,8 +87,8 @@ class ProblemSource:
 
 
 def encode_prompts(tokenizer: PreTrainedTokenizerBase, task: Task, problems: Sequence[Problem]) -> list[list[int]]:
-    """Prompt token ids (with the tokenizer's BOS when it adds one)."""
-    return [tokenizer(task.prompt(problem))["input_ids"] for problem in problems]
+    """Prompt token ids (through the chat template when the model uses one, see `breadcrumbs.chat`)."""
+    return [encode_prompt(tokenizer, task.prompt(problem)) for problem in problems]
 
 
 def encode_completion(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:

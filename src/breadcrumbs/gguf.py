@@ -1,0 +1,86 @@
+"""GGUF files: load one as a float Hugging Face model + tokenizer, or convert it to a normal HF checkpoint directory.
+
+transformers reads GGUF (weights dequantised to float, tokenizer and chat template from the file's metadata) with
+the `gguf` package, for the architectures it lists in `GGUF_SUPPORTED_ARCHITECTURES`. A model loaded this way
+refuses `save_pretrained`, so `convert_gguf` rebuilds a plain model from its config and copies the weights in.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from breadcrumbs.errors import BreadcrumbsError
+
+
+def _check_has_weights(path: Path) -> None:
+    """Refuse a GGUF file without tensors (a vocabulary-only file): transformers would build random weights."""
+    try:
+        from gguf import GGUFReader
+    except ImportError as err:
+        raise BreadcrumbsError("reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'") from err
+    try:
+        tensors = len(GGUFReader(path).tensors)
+    except (ValueError, OSError) as err:
+        raise BreadcrumbsError(f"{path} is not a readable GGUF file: {err}".splitlines()[0]) from err
+    if tensors == 0:
+        raise BreadcrumbsError(f"{path.name} holds no weights (a vocabulary-only GGUF); pass a GGUF model file")
+
+
+def load_gguf(
+    path: str | Path, dtype: torch.dtype | None = None, attn_implementation: str = "sdpa"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model (dequantised to `dtype`, float32 by default) and tokenizer stored in one GGUF file."""
+    path = Path(path)
+    if not path.is_file():
+        raise BreadcrumbsError(f"no GGUF file at {str(path)!r}")
+    _check_has_weights(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(
+            path.parent, gguf_file=path.name, local_files_only=True, dtype=dtype or torch.float32,
+            attn_implementation=attn_implementation,
+        )
+    except ImportError as err:
+        raise BreadcrumbsError("reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'") from err
+    except ValueError as err:
+        if "not supported" not in str(err):
+            raise BreadcrumbsError(f"could not load the GGUF model {str(path)!r}: {err}".splitlines()[0]) from err
+        from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+        raise BreadcrumbsError(
+            f"{path.name}: {err} Architectures transformers reads from GGUF: "
+            f"{', '.join(sorted(set(GGUF_SUPPORTED_ARCHITECTURES) - {'general', 'tokenizer'}))}. Convert the model to a Hugging Face directory with "
+            "its own tools and pass that directory instead"
+        ) from err
+    except (OSError, KeyError, RuntimeError) as err:
+        raise BreadcrumbsError(f"could not load the GGUF model {str(path)!r}: {err}".splitlines()[0]) from err
+    return model, tokenizer
+
+
+def convert_gguf(path: str | Path, out_dir: str | Path, dtype: torch.dtype | None = None) -> Path:
+    """Write the GGUF model at `path` as a Hugging Face checkpoint directory (safetensors + tokenizer with its chat
+    template) at `out_dir`, which must not exist yet. Written to a temporary sibling, then renamed into place."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise BreadcrumbsError(f"{out_dir} already exists; choose a new output directory")
+    loaded, tokenizer = load_gguf(path, dtype)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(loaded.config, dtype=loaded.dtype)
+    model.load_state_dict(loaded.state_dict(), assign=True)
+    model.generation_config = loaded.generation_config
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        model.save_pretrained(temp)
+        tokenizer.save_pretrained(temp)
+        os.replace(temp, out_dir)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return out_dir
