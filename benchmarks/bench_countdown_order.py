@@ -31,7 +31,7 @@ def train_arm(order: int, args: argparse.Namespace, run_dir: Path) -> None:
     """Train one arm (in this process, one thread)."""
     from breadcrumbs.training import config_from_dict, train
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     config = config_from_dict(
         {
             "seed": args.seed,
@@ -45,7 +45,7 @@ def train_arm(order: int, args: argparse.Namespace, run_dir: Path) -> None:
             "checkpoint": {"every": args.steps, "keep": 1},
         }
     )
-    train(config, run_dir, progress=False, device="cpu", echo=False)
+    train(config, run_dir, progress=False, device=args.device, echo=False)
 
 
 def read_arm(order: int, run_dir: Path, wall: float, every: int) -> dict:
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per arm (two arms run side by side)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda (both arms share the GPU)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--arm", type=int, default=None, help=argparse.SUPPRESS)  # internal: train one arm
     parser.add_argument("--run-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -70,7 +71,7 @@ def main() -> None:
     if args.arm is not None:
         train_arm(args.arm, args, args.run_dir)
         return
-    run = Run("countdown_order", args, torch.device("cpu"))
+    run = Run("countdown_order", args, torch.device(args.device))
     with tempfile.TemporaryDirectory() as work:
         started = time.perf_counter()
         children = {
