@@ -44,3 +44,18 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     run_experiment("countdown", tmp_path, micro=True, log=lambda message: None)
     assert (out / "report" / "report.md").exists()
     assert json.loads((out / "experiment.json").read_text())["wall_s"]["teacher"] == record["wall_s"]["teacher"]
+
+
+def test_countdown_long_config_is_the_experiments_main_line():
+    from pathlib import Path
+
+    from breadcrumbs.training import load_config
+
+    config = load_config(Path(__file__).parent.parent / "configs" / "countdown-long.yaml")
+    s = Settings()
+    assert config.task.difficulty == s.difficulty and config.rl.difficulty == s.rl_difficulty
+    assert config.model.name == s.model and config.beacon.ratios == [2, 32] and config.beacon.sampling == "range"
+    assert config.sft.student_start == s.teacher_steps and config.sft.steps == s.teacher_steps + s.student_steps
+    assert (config.sft.lr, config.sft.batch_size, config.rl.lr) == (s.sft_lr, s.sft_batch, s.rl_lr)
+    assert (config.rl.batch_size, config.rl.group_size, config.rl.max_new_tokens) == (
+        s.rl_batch, s.group_size, s.max_new_tokens)
