@@ -32,6 +32,7 @@ def _root() -> None:
 
 # Each module registers its commands on `app` when imported.
 from breadcrumbs.cli import (  # noqa: E402,F401
+    convert_cmd,
     demo_cmd,
     eval_cmd,
     experiment_cmd,
@@ -48,10 +49,10 @@ EXIT_USAGE = 2
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; user errors become one `error:` line and exit 1, usage errors exit 2,
     Ctrl-C exits 130 with one line saying what was saved and how to resume (a second Ctrl-C exits at once)."""
-    command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else list(argv)
     with interrupts.handling_interrupts():
         try:
+            command = typer.main.get_command(app)
             code = command.main(args=args or ["--help"], prog_name="breadcrumbs", standalone_mode=False)
         except typer.Exit as exit_:
             code = exit_.exit_code
