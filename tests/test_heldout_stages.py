@@ -121,3 +121,15 @@ def test_time_budget_stops_the_run_and_resume_keeps_it_stopped(tmp_path):
     assert [r["kind"] for r in records].count("eval") == 1 and final.name == "step-1"
     assert train(None, tmp_path, resume=True, progress=False, device="cpu").name == "step-1"
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == len(records)
+
+
+def test_countdown_echo_repeats_the_target_on_every_move_line():
+    task = get_task("countdown")
+    for problem in task.generate(20, seed=3, k=3, max_number=9, max_target=50, echo=1):
+        lines = task.solve(problem).splitlines()
+        target = problem.data["target"]
+        moves = [line for line in lines[:-1] if line != "back"]
+        assert all(f"=" in line and f" ({target})" in line for line in moves)
+        assert moves[-1].endswith(f"={target} ({target})") and task.verify(problem, "\n".join(lines)) == 1.0
+        plain = task.solve(problem.__class__(problem.task, problem.id, problem.data, dict(problem.difficulty, echo=0)))
+        assert plain == "\n".join(line.replace(f" ({target})", "") for line in lines)

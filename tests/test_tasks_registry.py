@@ -112,7 +112,7 @@ def test_generation_matches_recorded_fingerprints() -> None:
 
 
 FINGERPRINTS = {
-    "countdown": "71eba1c6e5679090",
+    "countdown": "c21618a44da88195",
     "linsys": "8c04949dc1eb4524",
     "stargraph": "e47243b8ae7012a1",  # difficulty records the labels and compact knobs (data unchanged)
 }

@@ -45,7 +45,8 @@ BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
 class Settings:
     """Every size and count of the experiment (the defaults are the recorded CPU run; `micro` shrinks them)."""
 
-    difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 9, "max_target": 50, "backtracks": 1})
+    difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 9, "max_target": 50, "backtracks": 1,
+                                                      "echo": 1})
     rl_difficulty: dict = field(default_factory=lambda: {"backtracks": 2})
     model: str = "tiny"
     teacher_steps: int = 1000
@@ -57,7 +58,7 @@ class Settings:
     rl_lr: float = 2e-4
     sft_more_lr: float = 5e-4  # the `sft` arm: the warm start continued at a constant rate
     arm_minutes: float = 8.0
-    max_new_tokens: int = 416
+    max_new_tokens: int = 600
     dev_problems: int = 64
     eval_every: int = 8
     test_problems: int = 200

@@ -7,7 +7,10 @@ a >= b: a+b, a-b (a > b), a*b and a/b (b > 1, exact), so its intermediates are p
 Search trace: a depth-first search over pairwise moves, children tried closest-to-target first (ties in
 generation order: pairs in board order, then + - * /), or, with the knob `order=1`, in that fixed generation order
 alone. The fixed order makes every step of the trace local (the next move is the one after the last move tried at
-this depth), which small models learn; closest-first needs a global sort of all moves at every node. Each tried move is one line, `a op b=c [board after]`;
+this depth), which small models learn; closest-first needs a global sort of all moves at every node. With the knob
+`echo=1` every move line repeats the target after its result (`27+8=35 (45) no`), so deciding whether a move hits
+is a comparison of two adjacent numbers instead of a look-up of the prompt: without it, a small model trained on
+these traces learns to stop the search after a typical number of failures and to claim a hit that is not one. Each tried move is one line, `a op b=c [board after]`;
 a leaf that misses is `a op b=c no`; a failed subtree is closed by `back`; a move repeating one already tried
 at that node (equal numbers) is skipped; the move that hits the target is `a op b=target`. The search is
 capped at MAX_SEARCH_LINES lines; the generator draws the target from a random chain of moves over all k
@@ -92,9 +95,9 @@ def random_chain(numbers: list[int], rng: random.Random) -> int:
     return values[0]
 
 
-def search(numbers: list[int], target: int, closest_first: bool = True) -> Search:
+def search(numbers: list[int], target: int, closest_first: bool = True, echo: bool = False) -> Search:
     """Depth-first search for `target` (closest results first, or in generation order), capped at MAX_SEARCH_LINES
-    lines."""
+    lines; `echo` writes the target after every result (`a op b=c (target)`)."""
     lines: list[str] = []
     path: list[str] = []
 
@@ -106,7 +109,7 @@ def search(numbers: list[int], target: int, closest_first: bool = True) -> Searc
         for item, after in moves:
             if len(lines) >= MAX_SEARCH_LINES:
                 return None
-            line = f"{item.left.value}{item.op}{item.right.value}={item.value}"
+            line = f"{item.left.value}{item.op}{item.right.value}={item.value}" + (f" ({target})" if echo else "")
             state = (line, tuple(sorted(x.value for x in after)))
             if state in tried:  # the same move on an equal number
                 continue
@@ -144,6 +147,7 @@ class Countdown(Task):
         Knob("max_target", 10, 1000, 100, "targets lie in 10..max_target"),
         Knob("backtracks", 0, 4, 1, "least number of failed subtrees (`back` lines) in the search trace"),
         Knob("order", 0, 1, 0, "search order of moves: 0 closest-to-target first, 1 fixed (pairs in board order, + - * /)"),
+        Knob("echo", 0, 1, 0, "1: every move line repeats the target after its result, `a op b=c (target)`"),
     )
 
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:
@@ -151,7 +155,7 @@ class Countdown(Task):
         target = random_chain(numbers, rng)
         if not 10 <= target <= knobs["max_target"] or target in numbers:
             return None
-        found = search(numbers, target, closest_first=not knobs["order"])
+        found = search(numbers, target, closest_first=not knobs["order"], echo=bool(knobs["echo"]))
         if found.answer is None or found.backtracks < knobs["backtracks"]:
             return None
         return {"numbers": numbers, "target": target, "answer": found.answer}
@@ -169,8 +173,9 @@ class Countdown(Task):
         return f"Countdown: make {problem.data['target']} from [{numbers}]\n"
 
     def reason(self, problem: Problem, style: str) -> tuple[list[str], str]:
-        closest_first = not problem.difficulty.get("order", 0)
-        found = search(problem.data["numbers"], problem.data["target"], closest_first=closest_first)
+        knobs = problem.difficulty
+        found = search(problem.data["numbers"], problem.data["target"], closest_first=not knobs.get("order", 0),
+                       echo=bool(knobs.get("echo", 0)))
         if found.answer is None:
             raise BreadcrumbsError(f"countdown problem {problem.id} has no solution within the search cap")
         return (found.lines if style == "search" else found.path), found.answer
