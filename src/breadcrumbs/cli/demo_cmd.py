@@ -18,6 +18,11 @@ def demo(
     seed: int = SeedOption,
     device: str = DeviceOption,
     micro: bool = typer.Option(False, "--micro", help="A seconds-long smoke run (tiny schedule, tiny model)."),
+    full_comparison: bool = typer.Option(
+        False, "--full-comparison",
+        help="Then sweep every baseline over budgets with settings tuned on a dev split, train the sliding-window "
+        "control with the same recipe, and write OUT/comparison/ (about doubles the time).",
+    ),
     quiet: bool = QuietOption,
 ) -> None:
     """Train a preset model (SFT warm start + joint RL/beacon distillation), evaluate full cache, beacons at
@@ -34,3 +39,9 @@ def demo(
     typer.echo(result.table, nl=False)
     minutes = result.timings_s["total_s"] / 60
     typer.echo(f"\nwrote {result.out_dir}/report.md and {result.out_dir}/pareto.png in {minutes:.1f} min")
+    if full_comparison:
+        from breadcrumbs.comparison import run_comparison
+
+        compared = run_comparison(task, out, seed=seed, device=device, progress=not quiet, micro=micro)
+        minutes = sum(compared["timings_s"].values()) / 60
+        typer.echo(f"wrote {result.out_dir}/comparison/report.md (tuned sweeps + window control) in {minutes:.1f} min")
