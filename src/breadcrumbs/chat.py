@@ -43,3 +43,8 @@ def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
         [{"role": "user", "content": text.strip()}], add_generation_prompt=True, tokenize=True, return_dict=False
     )
     return list(ids)
+
+
+def chat_mode(chat: bool | None) -> str:
+    """The config spelling (`model.chat`) of a `--chat/--no-chat` choice (None: auto)."""
+    return next(mode for mode, value in CHAT_MODES.items() if value is chat)

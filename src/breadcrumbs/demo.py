@@ -68,7 +68,7 @@ def demo_settings(task: str, micro: bool = False) -> dict:
     return settings
 
 
-def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "beacon"):
+def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "beacon", chat: str = "auto"):
     """The training config of the demo (a `TrainConfig`: SFT warm start + joint RL/distillation, ratios 2/4/8);
     `layout="window"` is the same recipe for the sliding-window control (windows `WINDOW_SIZES`)."""
     from breadcrumbs.training import config_from_dict
@@ -78,7 +78,7 @@ def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "be
         {
             "seed": seed,
             "log_every": 10,
-            "model": {"name": settings["model"]},
+            "model": {"name": settings["model"], "chat": chat},
             "task": {"name": task, "difficulty": settings["difficulty"], "style": settings["style"],
                      "eval_problems": 32},
             "beacon": {"ratios": RATIOS if layout == "beacon" else WINDOW_SIZES, "layout": layout},
@@ -115,10 +115,12 @@ def run_demo(
     device: str = "cpu",
     progress: bool = True,
     micro: bool = False,
+    chat: bool | None = None,
 ) -> DemoResult:
     """Train, evaluate every method on held-out problems, and write the report; returns the table and timings."""
     from breadcrumbs.evaluation import evaluate, markdown_table, write_report
     from breadcrumbs.evaluation.results import atomic_write
+    from breadcrumbs.chat import chat_mode
     from breadcrumbs.models import load_model
     from breadcrumbs.tasks import get_task
     from breadcrumbs.training import train
@@ -131,11 +133,12 @@ def run_demo(
     started = time.perf_counter()
     run_dir = out_dir / "train"
     resume = latest_checkpoint(run_dir) is not None
-    checkpoint = train(demo_config(task, seed, micro), run_dir, resume=resume, progress=progress, device=device)
+    config = demo_config(task, seed, micro, chat=chat_mode(chat))
+    checkpoint = train(config, run_dir, resume=resume, progress=progress, device=device)
     timings["train_s"] = time.perf_counter() - started
 
     phase = time.perf_counter()
-    model, tokenizer = load_model(str(checkpoint), device=device)
+    model, tokenizer = load_model(str(checkpoint), device=device, chat=chat)
     task_object = get_task(task)
     problems = task_object.generate(
         settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, split="test", **settings["difficulty"]

@@ -9,6 +9,7 @@ import typer
 from breadcrumbs.cli import app
 from breadcrumbs.cli.options import (
     ArchOption,
+    ChatOption,
     DeviceOption,
     ModelOption,
     QuietOption,
@@ -37,6 +38,7 @@ def eval_command(
     n: int = typer.Option(32, "--n", help="Number of problems (generated from --seed)."),
     model: str = ModelOption,
     arch: str = ArchOption,
+    chat: bool = ChatOption,
     difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
     split: str = typer.Option(
         "test", "--split",
@@ -72,7 +74,7 @@ def eval_command(
         lambda: f"{len(saved)} new records saved in {out}; rerun the same command to resume"
     )
     quiet_loading(quiet)
-    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed)
+    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed, chat=chat)
     model_id = f"{model}/{arch}" if model in PRESETS else model
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

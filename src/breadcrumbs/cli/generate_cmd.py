@@ -9,6 +9,7 @@ import typer
 from breadcrumbs.cli import app
 from breadcrumbs.cli.options import (
     ArchOption,
+    ChatOption,
     DeviceOption,
     ModelOption,
     QuietOption,
@@ -20,7 +21,8 @@ from breadcrumbs.cli.options import (
 
 @app.command(
     epilog="Examples:\n\n  breadcrumbs generate --model tiny --policy beacon:4 --prompt '12 7 3 -> 26'\n\n"
-    "  breadcrumbs generate -m runs/demo/checkpoint --policy full -p 'a' -p 'b' --json"
+    "  breadcrumbs generate -m demo_out/train/checkpoints/latest --policy full -p 'a' -p 'b' --json\n\n"
+    "  breadcrumbs generate -m SmolLM2-135M-Instruct.Q4_1.gguf -p 'What is the capital of France?'"
 )
 def generate(
     prompt: list[str] = typer.Option(..., "--prompt", "-p", help="Prompt text; repeat for a batch."),
@@ -33,6 +35,7 @@ def generate(
     seed: int = SeedOption,
     device: str = DeviceOption,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per prompt instead of text."),
+    chat: bool = ChatOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Generate completions with a (compressed) KV cache and report the memory it took."""
@@ -48,7 +51,7 @@ def generate(
     cache_policy = policy_from_spec(policy)
     device = resolve_device(device)
     quiet_loading(quiet)
-    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed)
+    loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed, chat=chat)
     output = run_generation(
         loaded, tokenizer, prompt, policy=cache_policy, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, progress=not quiet,

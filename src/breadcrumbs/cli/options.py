@@ -6,12 +6,16 @@ import typer
 
 from breadcrumbs.errors import BreadcrumbsError
 
-MODEL_HELP = "A preset name (micro, tiny, small, base) or a local Hugging Face checkpoint directory."
+MODEL_HELP = "A preset name (micro, tiny, small, base), a .gguf file, or a local Hugging Face checkpoint directory."
 
 ModelOption = typer.Option("tiny", "--model", "-m", help=MODEL_HELP)
 ArchOption = typer.Option("qwen2", "--arch", help="Architecture of a preset model: qwen2 or llama.")
 DeviceOption = typer.Option("auto", "--device", help="cpu, cuda, cuda:N, or auto (cuda when available).")
 SeedOption = typer.Option(0, "--seed", help="Random seed (model init for presets, sampling).")
+ChatOption = typer.Option(
+    None, "--chat/--no-chat",
+    help="Send prompts through the model's chat template (default: when its tokenizer has one).",
+)
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars; print only results.")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import QuietOption, quiet_loading
+from breadcrumbs.cli.options import ChatOption, QuietOption, quiet_loading
 
 
 @app.command(
@@ -22,10 +22,14 @@ def train(
     out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/<config name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default: the config's device)."),
+    chat: bool = typer.Option(
+        None, "--chat/--no-chat", help="Prompts through the chat template (sets model.chat; default: the config's)."
+    ),
     quiet: bool = QuietOption,
 ) -> None:
     """Train a model to reason with compression beacons; writes checkpoints, metrics.jsonl, a plot and a log."""
     from breadcrumbs import interrupts
+    from breadcrumbs.chat import chat_mode
     from breadcrumbs.errors import BreadcrumbsError
     from breadcrumbs.training import load_config
     from breadcrumbs.training.trainer import train as run_training
@@ -39,6 +43,10 @@ def train(
         out = Path("runs") / config.stem
     if config is None and overrides:
         raise BreadcrumbsError("--set needs --config (a resumed run without --config reuses its saved config as is)")
+    if chat is not None:
+        if config is None:
+            raise BreadcrumbsError("--chat/--no-chat needs --config (a resumed run keeps its saved model.chat)")
+        overrides = [*overrides, f"model.chat={chat_mode(chat)}"]
     if device is not None:
         check_device_name("--device", device)
     loaded = load_config(config, overrides) if config is not None else None

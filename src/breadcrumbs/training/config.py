@@ -26,6 +26,7 @@ class ModelConfig:
     arch: str = "qwen2"  # architecture of a preset model (qwen2, llama)
     dtype: str = "float32"  # weights dtype: float32 | bfloat16 | float16 (mixed precision is separate)
     attn_implementation: str = "sdpa"  # sdpa | eager | flex_attention (CUDA)
+    chat: str = "auto"  # prompts through the tokenizer's chat template: auto (when it has one) | always | never
     gradient_checkpointing: bool = False
 
 
@@ -164,6 +165,7 @@ class TrainConfig:
 CHOICES = {
     "model.dtype": ("float32", "bfloat16", "float16"),
     "model.attn_implementation": ("sdpa", "eager", "flex_attention"),
+    "model.chat": ("auto", "always", "never"),
     "beacon.layout": ("beacon", "window"),
     "task.style": ("search", "direct"),
     "sft.scheduler": ("constant", "linear", "cosine"),
@@ -366,4 +368,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def dump_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from breadcrumbs.beacon.layout import student_views, view_label
+from breadcrumbs.chat import CHAT_MODES
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_temporaries
 from breadcrumbs.generation import generate
@@ -152,7 +153,7 @@ class Trainer:
         try:
             model, tokenizer = load_model(
                 name, arch=cfg.arch, device=str(self.accelerator.device), dtype=dtype,
-                attn_implementation=cfg.attn_implementation, seed=self.config.seed,
+                attn_implementation=cfg.attn_implementation, seed=self.config.seed, chat=CHAT_MODES[cfg.chat],
             )
         finally:
             if bars:
