@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import DeviceOption, QuietOption, SeedOption, quiet_loading, resolve_device
+from breadcrumbs.cli.options import ChatOption, DeviceOption, QuietOption, SeedOption, quiet_loading, resolve_device
 
 
 @app.command(
@@ -23,6 +23,7 @@ def demo(
         help="Then sweep every baseline over budgets with settings tuned on a dev split, train the sliding-window "
         "control with the same recipe, and write OUT/comparison/ (about doubles the time).",
     ),
+    chat: bool = ChatOption,
     quiet: bool = QuietOption,
 ) -> None:
     """Train a preset model (SFT warm start + joint RL/beacon distillation), evaluate full cache, beacons at
@@ -35,7 +36,7 @@ def demo(
     device = resolve_device(device)
     quiet_loading(quiet)
     interrupts.on_interrupt(f"finished parts are saved in {out}; rerun the same command to resume")
-    result = run_demo(task, out, seed=seed, device=device, progress=not quiet, micro=micro)
+    result = run_demo(task, out, seed=seed, device=device, progress=not quiet, micro=micro, chat=chat)
     typer.echo(result.table, nl=False)
     minutes = result.timings_s["total_s"] / 60
     typer.echo(f"\nwrote {result.out_dir}/report.md and {result.out_dir}/pareto.png in {minutes:.1f} min")
