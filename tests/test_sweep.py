@@ -51,3 +51,22 @@ def test_sweep_tunes_on_dev_and_runs_the_choice_on_test(qwen2_tiny, tmp_path):
         sweep(model, tokenizer, task, dev, dev, ["streaming"], [2], tmp_path / "x", max_new_tokens=4)
     with pytest.raises(BreadcrumbsError, match="cannot sweep"):
         sweep(model, tokenizer, task, dev, test, ["beacon"], [2], tmp_path / "x", max_new_tokens=4)
+
+
+def test_sweep_and_report_commands(tmp_path, capsys):
+    from breadcrumbs.cli import main
+
+    knobs = ["--difficulty", "d=2", "--difficulty", "l=3", "--difficulty", "labels=10", "--difficulty", "compact=1"]
+    main(["sweep", "--model", "micro", "--task", "stargraph", *knobs, "--families", "streaming,rkv", "--budgets", "2,5",
+          "--extra", "full,beacon:4", "--n", "2", "--n-dev", "2", "--max-new-tokens", "6", "--out", str(tmp_path / "s"),
+          "--quiet"])
+    tuning = json.loads((tmp_path / "s" / "tuning.json").read_text())
+    assert len(tuning) == 4 and all(t["dev_problems"] == 2 for t in tuning)
+    other = tmp_path / "other.jsonl"
+    other.write_text((tmp_path / "s" / "results.jsonl").read_text().replace('"beacon:4"', '"beacon:4x"'))
+    main(["report", str(tmp_path / "s" / "results.jsonl"), str(other), "--out", str(tmp_path / "r"), "--no-plot"])
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "results.jsonl`, `other.jsonl" in report and "beacon:4x" in report
+    with pytest.raises(SystemExit):
+        main(["sweep", "--model", "micro", "--task", "stargraph", "--budgets", "4,x", "--out", str(tmp_path / "t")])
+    assert "error: --budgets expects comma-separated whole numbers" in capsys.readouterr().err

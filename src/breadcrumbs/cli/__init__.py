@@ -38,6 +38,7 @@ from breadcrumbs.cli import (  # noqa: E402,F401
     experiment_cmd,
     generate_cmd,
     report_cmd,
+    sweep_cmd,
     tasks_cmd,
     train_cmd,
 )

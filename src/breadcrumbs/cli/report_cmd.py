@@ -8,9 +8,12 @@ from breadcrumbs.cli import app
 from breadcrumbs.cli.options import QuietOption
 
 
-@app.command(epilog="Example:\n\n  breadcrumbs report results.jsonl --out report/")
+@app.command(
+    epilog="Examples:\n\n  breadcrumbs report results.jsonl --out report/\n\n"
+    "  breadcrumbs report demo_out/results.jsonl demo_out/window/results.jsonl --out report/   # two models"
+)
 def report(
-    results: str = typer.Argument(..., help="Results JSONL written by `breadcrumbs eval`."),
+    results: list[str] = typer.Argument(..., help="Results JSONL file(s) written by `breadcrumbs eval` / `sweep`."),
     out: str = typer.Option("report", "--out", "-o", help="Output folder."),
     no_plot: bool = typer.Option(False, "--no-plot", help="Skip the PNG/SVG plot."),
     quiet: bool = QuietOption,

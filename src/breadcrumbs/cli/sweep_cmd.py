@@ -1,0 +1,75 @@
+"""`breadcrumbs sweep`: each baseline family as a curve of fixed budgets, settings tuned on the dev split."""
+
+from __future__ import annotations
+
+import typer
+
+from breadcrumbs.cli import app
+from breadcrumbs.cli.options import (
+    ArchOption,
+    DeviceOption,
+    ModelOption,
+    QuietOption,
+    SeedOption,
+    parse_difficulty,
+    quiet_loading,
+    resolve_device,
+)
+from breadcrumbs.errors import BreadcrumbsError
+
+
+def _integers(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BreadcrumbsError(f"{option} expects comma-separated whole numbers, e.g. 4,8,16; got {text!r}") from None
+
+
+@app.command(
+    epilog="Example:\n\n  breadcrumbs sweep --model runs/sg/checkpoints/latest --task stargraph --difficulty d=2 "
+    "--families streaming,h2o,tova,snapkv,knorm,rkv --budgets 4,8,16 --extra full,beacon:4 --out sweep/\n\n"
+    "  breadcrumbs report sweep/results.jsonl --out sweep/report",
+)
+def sweep(
+    task: str = typer.Option(..., "--task", help="Task name: countdown, linsys, stargraph."),
+    out: str = typer.Option(..., "--out", "-o", help="Output folder: dev.jsonl, results.jsonl, tuning.json."),
+    families: str = typer.Option("streaming,h2o,tova,snapkv,knorm,rkv", "--families", help="Baseline families."),
+    budgets: str = typer.Option("4,8,16,32", "--budgets", help="Generated KV entries kept, comma-separated."),
+    extra: str = typer.Option("full", "--extra", help="Methods run on the test problems as they are (e.g. beacons)."),
+    n: int = typer.Option(100, "--n", help="Test problems (split test)."),
+    n_dev: int = typer.Option(100, "--n-dev", help="Dev problems for tuning (split dev, disjoint from test)."),
+    model: str = ModelOption,
+    arch: str = ArchOption,
+    difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Stop each completion after this many tokens."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Problems decoded together."),
+    seed: int = SeedOption,
+    device: str = DeviceOption,
+    quiet: bool = QuietOption,
+) -> None:
+    """Tune each family's settings per budget on dev problems, run the choices on test problems (resumable)."""
+    from breadcrumbs.evaluation import markdown_table, parse_methods, summarize
+    from breadcrumbs.evaluation.results import read_results
+    from breadcrumbs.evaluation.sweep import sweep as run_sweep
+    from breadcrumbs.models import PRESETS, load_model
+    from breadcrumbs.tasks import get_task
+
+    if n < 1 or n_dev < 1:
+        raise BreadcrumbsError(f"--n and --n-dev must be >= 1, got {n} and {n_dev}")
+    extra_methods = [spec for spec in extra.split(",") if spec.strip()]
+    if extra_methods:
+        parse_methods(extra_methods)
+    task_object = get_task(task)
+    knobs = parse_difficulty(difficulty)
+    dev = task_object.generate(n_dev, seed=seed, split="dev", **knobs)
+    test = task_object.generate(n, seed=seed, split="test", **knobs)
+    quiet_loading(quiet)
+    loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
+    result = run_sweep(
+        loaded, tokenizer, task_object, dev, test, [f.strip() for f in families.split(",") if f.strip()],
+        _integers(budgets, "--budgets"), out, extra_methods=extra_methods, max_new_tokens=max_new_tokens,
+        batch_size=batch_size, seed=seed, progress=not quiet, model_id=f"{model}/{arch}" if model in PRESETS else model,
+    )
+    records, _ = read_results(result.results)
+    typer.echo(markdown_table(summarize(records)), nl=False)
+    typer.echo(f"wrote {result.dev}, {result.results}, {result.tuning}")
