@@ -1,0 +1,31 @@
+"""`run_comparison` on a micro demo: tuned sweeps, the trained window control, and one report with all of them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from breadcrumbs.comparison import run_comparison
+from breadcrumbs.demo import run_demo
+from breadcrumbs.errors import BreadcrumbsError
+
+
+@pytest.mark.slow
+def test_comparison_after_a_micro_demo(tmp_path):
+    out = tmp_path / "demo"
+    with pytest.raises(BreadcrumbsError, match="no finished demo"):
+        run_comparison("stargraph", out, micro=True, progress=False)
+    run_demo("stargraph", out, progress=False, micro=True)
+    families, budgets = ("streaming", "rkv"), (4, 9)
+    result = run_comparison("stargraph", out, micro=True, progress=False, families=families, budgets=budgets)
+    config = (out / "window" / "train" / "config.yaml").read_text()
+    assert "layout: window" in config
+    tuning = json.loads((out / "sweep" / "tuning.json").read_text())
+    assert {(t["family"], t["budget"]) for t in tuning} == {(f, b) for f in families for b in budgets}
+    methods = {s.method for s in result["report"].summaries}
+    assert {f"window:{b}" for b in budgets} <= methods and "beacon:4" in methods and "full" in methods
+    assert {t["chosen"] for t in tuning} <= methods
+    markdown = (out / "comparison" / "report.md").read_text()
+    assert "Matched comparisons" in markdown and "window:9" in markdown
+    assert (out / "comparison" / "pareto.png").stat().st_size > 0
