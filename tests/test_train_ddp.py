@@ -1,4 +1,6 @@
-"""Two processes (torchrun, gloo on CPU) train on the same global batch as one process, and stay in sync."""
+"""Two processes (torchrun, gloo on CPU) train on the same global batch as one process, and stay in sync: under DDP
+and under FSDP2 (accelerate's FSDP settings, applied on CPU by `make_accelerator`). DeepSpeed does not initialise
+its processes on CPU through accelerate; `benchmarks/gpu/deepspeed_zero2.sh` checks it on a GPU."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
@@ -31,29 +34,42 @@ from breadcrumbs.training.trainer import Trainer
 trainer = Trainer(load_config(sys.argv[1]), sys.argv[2], progress=False, echo=False)
 trainer.run()
 rank = trainer.accelerator.process_index
-torch.save(trainer.model.state_dict(), f"{sys.argv[2]}/params-rank{rank}.pt")
+params = trainer.runtime.full_state_dict() or trainer.model.state_dict()
+if rank == 0 or trainer.accelerator.distributed_type != "FSDP":  # FSDP: one copy, sharded; gathered on rank 0
+    torch.save(params, f"{sys.argv[2]}/params-rank{rank}.pt")
 print("world", trainer.accelerator.num_processes, trainer.accelerator.distributed_type)
 """
+# what `accelerate launch` sets for each backend (`accelerate launch --use_fsdp --fsdp_version 2 ...`)
+BACKENDS = {
+    "ddp": ({}, "MULTI_CPU"),
+    "fsdp2": ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
+               "FSDP_RESHARD_AFTER_FORWARD": "true", "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT"}, "FSDP"),
+}
 
 
-def test_two_processes_match_one(tmp_path):
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_two_processes_match_one(tmp_path, backend):
+    launch_env, distributed_type = BACKENDS[backend]
     config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(CONFIG))
+    # the two processes also accumulate (2 micro-batches per process and update): still the one-process update
+    accumulated = {**CONFIG, "sft": {**CONFIG["sft"], "micro_batch_size": 4}, "rl": {**CONFIG["rl"], "micro_batch_size": 4}}
+    config_path.write_text(yaml.safe_dump(accumulated))
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **launch_env}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29517 + list(BACKENDS).index(backend)),
          str(worker), str(config_path), str(tmp_path / "two")],
         env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "world 2 DistributedType.MULTI_CPU" in result.stdout
+    assert f"world 2 DistributedType.{distributed_type}" in result.stdout
 
     # after the RL step every rank holds identical parameters
     rank0 = torch.load(tmp_path / "two" / "params-rank0.pt")
-    rank1 = torch.load(tmp_path / "two" / "params-rank1.pt")
-    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    if backend != "fsdp2":
+        rank1 = torch.load(tmp_path / "two" / "params-rank1.pt")
+        assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
 
     # after the SFT stage (deterministic data, no sampling) two processes equal one process on the global batch
     one = train(config_from_dict({**CONFIG, "rl": {**CONFIG["rl"], "steps": 0}}), tmp_path / "one", progress=False)

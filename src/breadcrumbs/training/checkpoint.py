@@ -60,8 +60,11 @@ def _replace_symlink(link: Path, target: str) -> None:
     os.replace(temp, link)
 
 
-def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict, keep: int = 0) -> Path:
-    """Write `checkpoints/step-{step}` atomically, point `latest` at it, and prune to the newest `keep`."""
+def save_checkpoint(
+    run_dir: Path, step: int, model, tokenizer, state: dict, keep: int = 0, weights: dict | None = None
+) -> Path:
+    """Write `checkpoints/step-{step}` atomically, point `latest` at it, and prune to the newest `keep`.
+    `weights`: the model's full state dict where the model itself holds shards (FSDP); None = its own."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step}"
@@ -73,7 +76,7 @@ def save_checkpoint(run_dir: Path, step: int, model, tokenizer, state: dict, kee
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        model.save_pretrained(temp)
+        model.save_pretrained(temp, state_dict=weights)
     finally:
         if bars:
             hf_logging.enable_progress_bar()

@@ -28,6 +28,7 @@ class ModelConfig:
     attn_implementation: str = "sdpa"  # sdpa | eager | flex_attention (CUDA)
     chat: str = "auto"  # prompts through the tokenizer's chat template: auto (when it has one) | always | never
     gradient_checkpointing: bool = False
+    logit_chunk_tokens: int = 1024  # positions projected onto the vocabulary at once in the losses; 0 = all at once
 
 
 @dataclass
@@ -68,6 +69,7 @@ class SFTConfig:
     student_start: int = 0  # SFT step from which the student CE is added (the teacher learns the task alone first)
     difficulty: dict = field(default_factory=dict)  # knobs for this stage's problems, on top of task.difficulty
     fused_forward: bool = True  # teacher and student rows in one forward pass
+    micro_batch_size: int = 0  # traces per forward/backward (global); 0 = the whole batch; same update, less memory
 
 
 @dataclass
@@ -83,6 +85,7 @@ class RLConfig:
     scheduler: str = "constant"
     updates_per_batch: int = 1  # optimizer updates on each rollout batch (> 1 makes the clipped ratio matter)
     minibatch_size: int = 0  # rollouts per update (global); 0 = the whole batch
+    micro_batch_size: int = 0  # rollouts per forward/backward (global); 0 = the whole minibatch; same update
     clip_eps: float = 0.2  # clipped importance ratio: [1 - clip_eps, 1 + clip_eps_high]
     clip_eps_high: float = 0.0  # 0 = same as clip_eps
     kl_coef: float = 0.0  # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
@@ -179,6 +182,7 @@ CHOICES = {
 }
 NON_NEGATIVE = (
     "sft.steps", "sft.warmup_steps", "sft.student_weight", "sft.student_start", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
+    "sft.micro_batch_size", "rl.micro_batch_size", "model.logit_chunk_tokens",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
     "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "time_budget_s",
@@ -312,6 +316,26 @@ def validate(config: TrainConfig) -> TrainConfig:
             f"config key 'rl.minibatch_size' ({rl.minibatch_size}) must divide rl.batch_size ({rl.batch_size}) "
             f"and be a multiple of rl.group_size ({rl.group_size}); or 0 for the whole batch"
         )
+    update = rl.minibatch_size or rl.batch_size
+    if rl.micro_batch_size and update % rl.micro_batch_size:
+        raise BreadcrumbsError(
+            f"config key 'rl.micro_batch_size' ({rl.micro_batch_size}) must divide the rollouts of one update "
+            f"({update}: rl.minibatch_size, or rl.batch_size); or 0 for no accumulation"
+        )
+    if config.sft.micro_batch_size and config.sft.batch_size % config.sft.micro_batch_size:
+        raise BreadcrumbsError(
+            f"config key 'sft.micro_batch_size' ({config.sft.micro_batch_size}) must divide sft.batch_size "
+            f"({config.sft.batch_size}); or 0 for no accumulation"
+        )
+    if rl.steps > 0 and rl.top_p < 1:
+        raise BreadcrumbsError(
+            f"config key 'rl.top_p' is {rl.top_p}: RL log-probs are those of the temperature-scaled distribution, "
+            "not of a top-p truncated one, so the importance ratio would be biased; set rl.top_p: 1"
+        )
+    if rl.steps > 0 and rl.temperature == 0:
+        raise BreadcrumbsError(
+            "config key 'rl.temperature' is 0 (greedy): RL needs sampled rollouts; set rl.temperature > 0, e.g. 1.0"
+        )
     if config.distill.mode == "two_stage" and config.distill.steps == 0:
         raise BreadcrumbsError(
             "config key 'distill.steps' is 0 but distill.mode is two_stage; set distill.steps > 0 or mode: joint"
@@ -368,3 +392,4 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def dump_config(config: TrainConfig, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+

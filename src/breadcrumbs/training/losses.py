@@ -1,4 +1,5 @@
-"""Loss terms: completion logits under a (teacher or student) layout, CE, GRPO, and the distillation KL.
+"""Loss terms: per-token log-probs, entropy and distillation KL from a (teacher or student) layout, computed in
+memory-bounded chunks inside the wrapped model's forward; GRPO advantages and the clipped-ratio loss.
 
 All per-token terms are returned as `[B, N]` tensors (zero where `completion_mask` is False); the caller sums them
 and divides by a *global* count (tokens or sequences over all processes), so data-parallel training with any
@@ -8,8 +9,10 @@ number of processes computes the same loss as one process over the global batch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
+from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedModel
 
 from breadcrumbs.beacon import StudentBatch, attention_mask_for, build_student_batch
@@ -28,67 +31,132 @@ def layout_batch(
     return build_student_batch(prompts, completions, ratio, beacon_id, pad_id, "left").to(device)
 
 
-def completion_logits(model, batch: StudentBatch, mask_model: PreTrainedModel | None = None) -> torch.Tensor:
-    """`[B, N, V]` float32 logits predicting each completion token, from one forward over the layout.
+@dataclass(frozen=True)
+class HeadOptions:
+    """How per-token terms are computed from the final hidden states.
 
-    `model` may be a DDP/FSDP wrapper; `mask_model` is the plain model the mask is rendered for. Only the logits at
-    the predicting positions are projected onto the vocabulary (`logits_to_keep` with per-row positions).
+    `temperature` and `banned_ids` describe the distribution the rollouts were sampled from (the sampler divides the
+    logits by the temperature and never draws a banned id); log-probs and entropy are those of that distribution,
+    so the importance ratio and the policy gradient match the sampler. The distillation KL compares the model's own
+    distributions (temperature 1, full vocabulary). `chunk_tokens` bounds memory: at most that many positions are
+    projected onto the vocabulary at a time, and each chunk's logits are recomputed in backward rather than kept
+    (0: all positions at once, logits kept for backward).
     """
-    mask = attention_mask_for(mask_model or model, batch)
-    index = batch.predict_index
-    output = model(
-        input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, logits_to_keep=index,
-        use_cache=False,
-    )
-    logits = output.logits
-    if logits.shape[:2] != index.shape:  # an architecture without per-row logits_to_keep: gather from all positions
-        logits = model(
-            input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False
-        ).logits
-        logits = logits.gather(1, index[..., None].expand(-1, -1, logits.shape[-1]))
-    return logits.float()
+
+    chunk_tokens: int = 0
+    temperature: float = 1.0
+    banned_ids: tuple[int, ...] = ()
+    direction: str = "forward"  # forward: KL(teacher || student) | reverse: KL(student || teacher)
+    teacher_grad: bool = False  # let the distillation gradient flow through the teacher's side
 
 
-def token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor) -> torch.Tensor:
-    """log p(token) per position, `[B, N]`."""
-    return torch.log_softmax(logits, dim=-1).gather(-1, token_ids[..., None]).squeeze(-1)
+class TokenScorer(torch.nn.Module):
+    """A causal LM whose forward returns per-token terms of the completion tokens instead of logits.
+
+    The vocabulary projection and the losses run inside `forward`, so DDP, FSDP and DeepSpeed see every use of the
+    weights (the output embedding included) as part of the wrapped module's forward; `lm` stays a plain HF model.
+    """
+
+    def __init__(self, lm: PreTrainedModel):
+        super().__init__()
+        self.lm = lm
+        self._no_split_modules = lm._no_split_modules  # FSDP's transformer auto-wrap policy reads it
+
+    def forward(
+        self, batch: StudentBatch, options: HeadOptions, paired: bool = False, teacher_hidden: torch.Tensor | None = None,
+        keep_hidden: bool = False,
+    ) -> dict[str, torch.Tensor]:
+        """`[R, N]` terms for the completion tokens of `batch` (zero off `completion_mask`).
+
+        Unpaired: every row is scored on its own tokens (`logprob`, `entropy`, `argmax`). Paired (`paired`, or
+        `teacher_hidden` given): rows are students and the teacher is the first half of the batch (`paired`) or
+        `teacher_hidden` (`[R, N, H]` from an earlier forward); the terms are then the teacher's, plus `kl` and
+        `student_argmax`. `keep_hidden` also returns the final hidden states at the predicting positions.
+        """
+        hidden = self.lm.base_model(
+            input_ids=batch.input_ids, attention_mask=attention_mask_for(self.lm, batch),
+            position_ids=batch.position_ids, use_cache=False,
+        ).last_hidden_state
+        hidden = hidden.gather(1, batch.predict_index[..., None].expand(-1, -1, hidden.shape[-1]))
+        ids, mask = batch.completion_ids, batch.completion_mask
+        student = None
+        if paired:
+            rows = hidden.shape[0] // 2
+            hidden, student, ids, mask = hidden[:rows], hidden[rows:], ids[:rows], mask[:rows]
+        elif teacher_hidden is not None:
+            hidden, student = teacher_hidden, hidden
+        terms = head_terms(self.lm.get_output_embeddings(), hidden, ids, mask, options, student)
+        if keep_hidden:
+            terms["hidden"] = hidden
+        return terms
 
 
-def token_entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of each next-token distribution, `[B, N]`."""
-    logp = torch.log_softmax(logits, dim=-1)
-    return -(logp.exp() * logp).sum(-1)
-
-
-def cross_entropy(logits: torch.Tensor, token_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-token negative log-likelihood, zero off the mask, `[B, N]`."""
-    return -token_logprobs(logits, token_ids) * mask
-
-
-def distill_kl(
-    teacher_logits: torch.Tensor,
-    student_logits: torch.Tensor,
+def head_terms(
+    head: torch.nn.Module,
+    hidden: torch.Tensor,
+    token_ids: torch.Tensor,
     mask: torch.Tensor,
-    direction: str = "forward",
-    teacher_grad: bool = False,
-) -> torch.Tensor:
-    """Token-level KL between the teacher's and the student's next-token distributions, `[B, N]`.
+    options: HeadOptions,
+    student: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """Per-token terms from final hidden states `[R, N, H]`, computed over the masked positions in chunks of
+    `options.chunk_tokens`: no `[R, N, V]` tensor is ever built (beyond one chunk's rows)."""
+    rows, width = token_ids.shape
+    where = mask.flatten().nonzero().squeeze(1)
+    flat = lambda x: x.flatten(0, 1)[where]  # noqa: E731
+    inputs = [flat(hidden), flat(token_ids)] + ([flat(student)] if student is not None else [])
+    banned = None
+    if options.banned_ids:
+        banned = torch.zeros(head.weight.shape[0], dtype=torch.bool, device=hidden.device)
+        banned[list(options.banned_ids)] = True
+    compute = lambda *chunk: _chunk_terms(head, options, banned, *chunk)  # noqa: E731
+    size = options.chunk_tokens or max(len(where), 1)
+    parts = []
+    for start in range(0, len(where), size):
+        chunk = [x[start : start + size] for x in inputs]
+        if options.chunk_tokens and torch.is_grad_enabled():
+            parts.append(checkpoint(compute, *chunk, use_reentrant=False))
+        else:
+            parts.append(compute(*chunk))
+    if not parts:
+        parts.append(compute(*[x[:0] for x in inputs]))
+    names = parts[0].keys()
+    return {
+        name: torch.zeros(rows * width, dtype=parts[0][name].dtype, device=hidden.device)
+        .index_copy(0, where, torch.cat([part[name] for part in parts]))
+        .view(rows, width)
+        for name in names
+    }
 
-    forward: KL(teacher || student) = sum_v p_T (log p_T - log p_S)  (mode-covering; the paper-style default)
-    reverse: KL(student || teacher) = sum_v p_S (log p_S - log p_T)  (mode-seeking)
-    The teacher side is detached unless `teacher_grad`. Identical logits give exactly 0.
-    """
-    if not teacher_grad:
-        teacher_logits = teacher_logits.detach()
-    teacher = torch.log_softmax(teacher_logits, dim=-1)
-    student = torch.log_softmax(student_logits, dim=-1)
-    if direction == "forward":
-        kl = (teacher.exp() * (teacher - student)).sum(-1)
-    elif direction == "reverse":
-        kl = (student.exp() * (student - teacher)).sum(-1)
-    else:
-        raise ValueError(f"unknown KL direction {direction!r}")
-    return kl * mask
+
+def _chunk_terms(
+    head: torch.nn.Module,
+    options: HeadOptions,
+    banned: torch.Tensor | None,
+    hidden: torch.Tensor,
+    token_ids: torch.Tensor,
+    student: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """The terms of one chunk of `n` positions: `[n, V]` logits live only inside this function."""
+    logits = head(hidden).float()
+    policy = logits if banned is None else logits.masked_fill(banned, float("-inf"))
+    policy = torch.log_softmax(policy / options.temperature, dim=-1)
+    terms = {"logprob": policy.gather(-1, token_ids[:, None]).squeeze(-1)}
+    with torch.no_grad():
+        terms["entropy"] = torch.special.entr(policy.exp()).sum(-1)
+        terms["argmax"] = logits.argmax(-1)
+    if student is not None:
+        student_logits = head(student).float()
+        teacher = torch.log_softmax(logits if options.teacher_grad else logits.detach(), dim=-1)
+        student_logp = torch.log_softmax(student_logits, dim=-1)
+        if options.direction == "forward":
+            terms["kl"] = (teacher.exp() * (teacher - student_logp)).sum(-1)
+        elif options.direction == "reverse":
+            terms["kl"] = (student_logp.exp() * (student_logp - teacher)).sum(-1)
+        else:
+            raise ValueError(f"unknown KL direction {options.direction!r}")
+        terms["student_argmax"] = student_logits.detach().argmax(-1)
+    return terms
 
 
 def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-6) -> torch.Tensor:

@@ -314,18 +314,18 @@ class Trainer:
         path = self.run_dir / "reference"
         model = rt.base
         if first == 0 or not (path / "config.json").is_file():
-            with rt.full_weights():
-                if self.main:
-                    temp = self.run_dir / ".reference-tmp"
-                    shutil.rmtree(temp, ignore_errors=True)
-                    from transformers.utils import logging as hf_logging
+            weights = rt.full_state_dict()
+            if self.main:
+                temp = self.run_dir / ".reference-tmp"
+                shutil.rmtree(temp, ignore_errors=True)
+                from transformers.utils import logging as hf_logging
 
-                    hf_logging.disable_progress_bar()
-                    model.save_pretrained(temp)
-                    hf_logging.enable_progress_bar()
-                    shutil.rmtree(path, ignore_errors=True)
-                    temp.replace(path)
-                self.accelerator.wait_for_everyone()
+                hf_logging.disable_progress_bar()
+                model.save_pretrained(temp, state_dict=weights)
+                hf_logging.enable_progress_bar()
+                shutil.rmtree(path, ignore_errors=True)
+                temp.replace(path)
+            self.accelerator.wait_for_everyone()
         from transformers import AutoModelForCausalLM
 
         reference = AutoModelForCausalLM.from_pretrained(
@@ -351,10 +351,10 @@ class Trainer:
             "train_time_s": self.train_time_s,
         }
         path = self.run_dir / "checkpoints" / f"step-{global_step}"
-        with self.runtime.full_weights():
-            if self.main:
-                path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep)
-            self.accelerator.wait_for_everyone()
+        weights = self.runtime.full_state_dict()
+        if self.main:
+            path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep, weights)
+        self.accelerator.wait_for_everyone()
         return path
 
     def _evaluate(self, rt, problems, ratios, max_new_tokens, step, stage, when) -> None:
