@@ -20,8 +20,9 @@ from breadcrumbs.cli.options import (
 )
 
 METHODS_HELP = (
-    "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm:BUDGET (generated KV entries "
-    "kept besides the prompt), or NAME:@REF[@mean] to match REF's per-problem peak (or mean) KV entries."
+    "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm|rkv:BUDGET (generated KV "
+    "entries kept besides the prompt), or NAME:@REF[@mean] to match REF's per-problem peak (or mean) KV entries; "
+    "settings as :key=value (snapkv:16:window=4:kernel=3); window:B serves a model trained with beacon.layout: window."
 )
 
 
