@@ -28,7 +28,9 @@ MAX_DIGITS = 12
 # evaluation sets ("dev" for tuning, "test" for reporting). Buckets of a 100-way hash: 0-9 test, 10-19 dev, rest train.
 SPLITS = ("train", "dev", "test")
 _SPLIT_BUCKETS = (("test", 10), ("dev", 20), ("train", 100))
-_ANSWER_LINE = re.compile(r"^\s*answer\s*:(.*)$", re.IGNORECASE)
+# An answer line, as chat models also write it: markdown marks around the label (`**Answer:**`, `### Answer:`).
+_ANSWER_LINE = re.compile(r"^[\s#>*_`-]*answer[\s*_`]*:(.*)$", re.IGNORECASE)
+_ANSWER_MARKS = " \t*_`$"  # stripped around an answer: emphasis, code and math marks
 
 
 @dataclass(frozen=True)
@@ -68,15 +70,19 @@ class Knob:
     help: str
 
 
-def answer_text(text: str) -> str | None:
-    """The content of the LAST line starting with `Answer:` (any case, any spacing), stripped; None if absent."""
+def answer_lines(text: str) -> list[str]:
+    """The content of every line starting with `Answer:` (any case, any spacing, markdown marks around the label
+    and the answer, a closing full stop), last line first."""
     if not isinstance(text, str):
-        return None
-    for line in reversed(text.splitlines()):
-        match = _ANSWER_LINE.match(line)
-        if match:
-            return match.group(1).strip()
-    return None
+        return []
+    matches = (_ANSWER_LINE.match(line) for line in reversed(text.splitlines()))
+    return [match.group(1).strip(_ANSWER_MARKS).removesuffix(".").strip(_ANSWER_MARKS) for match in matches if match]
+
+
+def answer_text(text: str) -> str | None:
+    """The content of the LAST line starting with `Answer:` (see `answer_lines`); None if absent."""
+    lines = answer_lines(text)
+    return lines[0] if lines else None
 
 
 def parse_int(token: str) -> int | None:
@@ -206,9 +212,18 @@ class Task(ABC):
     def check(self, problem: Problem, answer: Any) -> bool:
         """Whether a parsed answer solves the problem."""
 
+    def final_answer(self, text: str) -> Any | None:
+        """The last well-formed answer in free text: `Answer:` lines from the last up, the first that parses (a chatty
+        model may add a malformed one after it); None if none does."""
+        for content in answer_lines(text):
+            answer = self.parse_answer(f"Answer: {content}")
+            if answer is not None:
+                return answer
+        return None
+
     def verify(self, problem: Problem, completion: str, format_reward: float = 0.0) -> float:
         """1.0 if correct; `format_reward` if an answer parsed but is wrong; else 0.0. Never raises on any text."""
-        answer = self.parse_answer(completion) if isinstance(completion, str) else None
+        answer = self.final_answer(completion)
         if answer is None:
             return 0.0
         return 1.0 if self.check(problem, answer) else format_reward
