@@ -45,25 +45,25 @@ BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
 class Settings:
     """Every size and count of the experiment (the defaults are the recorded CPU run; `micro` shrinks them)."""
 
-    difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 9, "max_target": 50, "backtracks": 1,
-                                                      "echo": 1})
+    difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 20, "max_target": 100,
+                                                      "backtracks": 1, "order": 1, "echo": 1})
     rl_difficulty: dict = field(default_factory=lambda: {"backtracks": 2})
     model: str = "tiny"
-    teacher_steps: int = 1000
-    student_steps: int = 400
+    teacher_steps: int = 1200
+    student_steps: int = 300
     sft_batch: int = 16
     sft_lr: float = 2e-3
     rl_batch: int = 32
     group_size: int = 8
     rl_lr: float = 2e-4
     sft_more_lr: float = 5e-4  # the `sft` arm: the warm start continued at a constant rate
-    arm_minutes: float = 8.0
+    arm_minutes: float = 6.0
     max_new_tokens: int = 600
     dev_problems: int = 64
     eval_every: int = 8
-    test_problems: int = 200
+    test_problems: int = 150
     seeds: tuple = (0, 1)
-    budgets: tuple = (16, 32, 64)
+    budgets: tuple = (16, 48)
 
     @classmethod
     def micro(cls) -> Settings:
