@@ -24,13 +24,14 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     assert arms["distill-s0"]["rl"]["steps"] == 0 and arms["distill-s0"]["distill"]["mode"] == "two_stage"
     assert arms["sft-s0"]["sft"]["student_weight"] == 1.0 and "rl" not in arms["sft-s0"]
     assert arms["joint-s0"]["seed"] != arms["joint-s1"]["seed"]
+    assert {job.config["device"] for job in plan(Settings.gpu())[0]} == {"cuda"}
     mixed = next(job for job in waves[1] if job.name == "mixed").config
     assert mixed["beacon"] == {"ratios": [2, 32], "sampling": "range"}
 
 
 @pytest.mark.slow
 def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
-    out = run_experiment("countdown", tmp_path, micro=True, log=lambda message: None)
+    out = run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)
     for name in ("ablation.md", "ablation_curves.png", "models.md", "report/report.md", "report/pareto.png"):
         assert (out / name).stat().st_size > 0, name
     table = (out / "ablation.md").read_text()
@@ -41,7 +42,7 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     assert "beacon:32" in report and "tova:@beacon:8" in report and "rkv:8" in report
     # a rerun finds every job done and only rewrites the report
     (out / "report" / "report.md").unlink()
-    run_experiment("countdown", tmp_path, micro=True, log=lambda message: None)
+    run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)
     assert (out / "report" / "report.md").exists()
     assert json.loads((out / "experiment.json").read_text())["wall_s"]["teacher"] == record["wall_s"]["teacher"]
 

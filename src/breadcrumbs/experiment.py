@@ -37,13 +37,15 @@ from breadcrumbs.errors import BreadcrumbsError
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
+SCALES = ("cpu", "gpu", "micro")
 EVAL_RATIOS = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
 BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
 
 
 @dataclass
 class Settings:
-    """Every size and count of the experiment (the defaults are the recorded CPU run; `micro` shrinks them)."""
+    """Every size and count of the experiment: the defaults are the recorded CPU run (`cpu`); `gpu` is a larger
+    model and schedule for one GPU with every arm side by side; `micro` shrinks everything to seconds (CI)."""
 
     difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 20, "max_target": 100,
                                                       "backtracks": 1, "order": 1, "echo": 1})
@@ -64,6 +66,26 @@ class Settings:
     test_problems: int = 150
     seeds: tuple = (0, 1)
     budgets: tuple = (16, 48)
+    device: str = "cpu"
+
+    @classmethod
+    def scale(cls, name: str) -> Settings:
+        """The settings of a scale: cpu (default), gpu or micro."""
+        if name not in SCALES:
+            raise BreadcrumbsError(f"unknown experiment scale {name!r}; choose one of {', '.join(SCALES)}")
+        return getattr(cls, name)()
+
+    @classmethod
+    def cpu(cls) -> Settings:
+        """About 1.5 h on 2 CPU cores, two one-thread jobs at a time."""
+        return cls()
+
+    @classmethod
+    def gpu(cls) -> Settings:
+        """The `small` preset (4.7M parameters) and a longer warm start on one GPU; every arm of every seed runs at
+        once (`--parallel 8`), so each gets about the same share of the card."""
+        return cls(model="small", teacher_steps=2000, student_steps=500, sft_batch=32, rl_batch=64, arm_minutes=2.5,
+                   eval_every=4, test_problems=200, budgets=(16, 32, 48, 64), device="cuda")
 
     @classmethod
     def micro(cls) -> Settings:
@@ -87,7 +109,7 @@ def _train_config(s: Settings, seed: int, **sections) -> dict:
     """A training config of this experiment: the shared task, model and evaluation settings plus `sections`."""
     config = {
         "seed": seed,
-        "device": "cpu",
+        "device": s.device,
         "log_every": 10,
         "model": {"name": s.model},
         "task": {"name": "countdown", "difficulty": s.difficulty, "style": "search", "eval_problems": s.dev_problems},
@@ -175,7 +197,7 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
     return [
         *base, "eval", "--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--split", "test",
         "--n", str(s.test_problems), "--methods", ",".join(job.methods), "--max-new-tokens", str(s.max_new_tokens),
-        "--batch-size", "64", "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
+        "--batch-size", "64", "--device", s.device, "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
     ]
 
 
@@ -217,7 +239,7 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> di
 
 
 def run_experiment(
-    name: str = "countdown", out_dir: str | Path = "experiments/countdown", micro: bool = False, parallel: int = 2,
+    name: str = "countdown", out_dir: str | Path = "experiments/countdown", scale: str = "cpu", parallel: int = 2,
     log=print,
 ) -> Path:
     """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan."""
@@ -227,7 +249,7 @@ def run_experiment(
     from breadcrumbs.evaluation.results import atomic_write
     from breadcrumbs.experiment_report import write_ablation, write_models
 
-    s = Settings.micro() if micro else Settings()
+    s = Settings.scale(scale)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     record_path = out / "experiment.json"
@@ -235,7 +257,7 @@ def run_experiment(
     started = time.perf_counter()
     for wave in plan(s):
         record["wall_s"].update(_run_wave(wave, out, s, parallel, log))
-        _write_json(record_path, dict(record, settings=vars(s), micro=micro, parallel=parallel))
+        _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     main = [out / "results" / f"eval-{name}.jsonl" for name in (f"joint-s{s.seeds[0]}", "fixed")]
     merged = out / "results.jsonl"  # the final model against every baseline: one model, one report
     atomic_write(merged, "".join(path.read_text() for path in main))
@@ -244,7 +266,7 @@ def run_experiment(
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8"})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
-    _write_json(record_path, dict(record, settings=vars(s), micro=micro, parallel=parallel))
+    _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out
 
 

@@ -11,13 +11,15 @@ from breadcrumbs.cli.options import QuietOption
 @app.command(
     epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~1.5 h on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
-    "  breadcrumbs experiment countdown --micro --out /tmp/cd-micro      # the same path in seconds"
+    "  breadcrumbs experiment countdown --scale micro --out /tmp/cd-micro   # the same path in seconds\n\n"
+    "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu"
 )
 def experiment(
     name: str = typer.Argument("countdown", help="Which experiment: countdown."),
     out: str = typer.Option("experiments/countdown", "--out", "-o", help="Output directory (rerunning resumes)."),
     parallel: int = typer.Option(2, "--parallel", help="Jobs run side by side, one CPU thread each."),
-    micro: bool = typer.Option(False, "--micro", help="A seconds-long run of the same plan (CI)."),
+    scale: str = typer.Option("cpu", "--scale", help="cpu (the recorded run), gpu (a larger model on one GPU) or "
+                              "micro (seconds, CI)."),
     quiet: bool = QuietOption,
 ) -> None:
     """Warm start, a mixed-ratio and a c=8 beacon model, the RL ablation at equal wall time, evaluation on
@@ -29,5 +31,5 @@ def experiment(
     check_range("--parallel", parallel, Range(1, 64, integer=True))
     interrupts.on_interrupt(f"finished jobs are saved in {out}; rerun the same command to resume")
     log = (lambda message: None) if quiet else typer.echo
-    result = run_experiment(name, out, micro=micro, parallel=parallel, log=log)
+    result = run_experiment(name, out, scale=scale, parallel=parallel, log=log)
     typer.echo(f"wrote {result}/report/report.md, {result}/ablation.md and {result}/ablation_curves.png")
