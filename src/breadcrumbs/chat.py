@@ -2,7 +2,8 @@
 
 Whether to use the template is decided once, when a model is loaded (`set_chat`), and stored on the tokenizer, so
 every path that encodes a prompt (generation, evaluation, SFT traces, RL rollouts) calls `encode_prompt` and
-encodes it the same way. The default (`chat=None`) uses the template exactly when the tokenizer has one.
+encodes it the same way. The default (`chat=None`, or a tokenizer `set_chat` never saw) uses the template exactly
+when the tokenizer has one.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def set_chat(tokenizer: PreTrainedTokenizerBase, chat: bool | None = None) -> bo
 
 
 def uses_chat(tokenizer: PreTrainedTokenizerBase) -> bool:
-    """Whether `encode_prompt` applies the chat template (False for a tokenizer `set_chat` never saw)."""
-    return bool(getattr(tokenizer, _ATTRIBUTE, False))
+    """Whether `encode_prompt` applies the chat template: as `set_chat` decided, else when the tokenizer has one."""
+    decided = getattr(tokenizer, _ATTRIBUTE, None)
+    return has_chat_template(tokenizer) if decided is None else decided
 
 
 def encode_prompt(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
