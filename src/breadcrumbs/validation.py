@@ -57,6 +57,7 @@ PROBABILITY = Range(0, 1)
 POSITIVE_INT = Range(1, integer=True)
 NON_NEGATIVE_INT = Range(0, integer=True)
 SEED = Range(0, SEED_MAX, integer=True)
+TEMPERATURE = Range(0, 100)
 
 
 def check_range(name: str, value: Any, allowed: Range) -> Any:
@@ -191,10 +192,11 @@ def check_output_dir(path: str | Path, name: str = "--out") -> Path:
     return path
 
 
-def check_sampling(temperature: Any, top_p: Any, prefix: str = "") -> None:
-    """Decoding settings: temperature a finite number >= 0 (0 = greedy), top-p in (0, 1]."""
-    check_range(f"{prefix}temperature", temperature, NON_NEGATIVE)
-    check_range(f"{prefix}top_p", top_p, Range(0, 1, low_open=True))
+def check_sampling(temperature: Any, top_p: Any, names: tuple[str, str] = ("temperature", "top_p")) -> None:
+    """Decoding settings: temperature in [0, 100] (0 = greedy; far above 100 the scaled logits underflow to a
+    uniform draw, or to NaN once the temperature overflows float32), top-p in (0, 1]."""
+    check_range(names[0], temperature, TEMPERATURE)
+    check_range(names[1], top_p, Range(0, 1, low_open=True))
 
 
 def available_memory(device: Any) -> int | None:

@@ -58,12 +58,20 @@ def eval_command(
     from breadcrumbs.tasks import get_task
 
     from breadcrumbs import interrupts
-    from breadcrumbs.validation import MAX_PROBLEMS, POSITIVE_INT, SEED, Range, check_output_file, check_range
+    from breadcrumbs.validation import (
+        MAX_PROBLEMS,
+        POSITIVE_INT,
+        SEED,
+        TEMPERATURE,
+        Range,
+        check_output_file,
+        check_range,
+    )
 
     check_range("--n", n, Range(1, MAX_PROBLEMS, integer=True))
     check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
     check_range("--batch-size", batch_size, POSITIVE_INT)
-    check_range("--temperature", temperature, Range(0))
+    check_range("--temperature", temperature, TEMPERATURE)
     check_range("--seed", seed, SEED)
     parse_methods(methods)  # refuse bad specs before loading anything
     task_object = get_task(task)

@@ -46,7 +46,7 @@ def generate(
     from breadcrumbs.validation import POSITIVE_INT, SEED, check_range, check_sampling
 
     check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
-    check_sampling(temperature, top_p, prefix="--")
+    check_sampling(temperature, top_p, ("--temperature", "--top-p"))
     check_range("--seed", seed, SEED)
     cache_policy = policy_from_spec(policy)
     device = resolve_device(device)
