@@ -195,6 +195,7 @@ POSITIVE = (
 RANGES: dict[str, Range] = {
     "seed": validation.SEED,
     "rl.top_p": Range(0, 1, low_open=True),
+    "rl.temperature": validation.TEMPERATURE,
     "rl.format_reward": validation.PROBABILITY,
     "optim.beta1": Range(0, 1, high_open=True),
     "optim.beta2": Range(0, 1, high_open=True),
