@@ -26,6 +26,7 @@ def test_comparison_after_a_micro_demo(tmp_path):
     methods = {s.method for s in result["report"].summaries}
     assert {f"window:{b}" for b in budgets} <= methods and "beacon:4" in methods and "full" in methods
     assert {t["chosen"] for t in tuning} <= methods
+    assert {"rkv:@beacon:4", "rkv:@beacon:4@mean", "streaming:@beacon:8@mean"} <= methods
     markdown = (out / "comparison" / "report.md").read_text()
     assert "Matched comparisons" in markdown and "window:9" in markdown
     assert (out / "comparison" / "pareto.png").stat().st_size > 0

@@ -4,8 +4,9 @@ sliding-window control** (the demo's recipe with `beacon.layout: window`) at the
 the full cache and the beacons.
 
 Artefacts under the demo's output directory (all resumable): `sweep/` (dev.jsonl, results.jsonl, tuning.json),
-`window/train/` (the control's training run), `window/results.jsonl`, and `comparison/` (report.md, pareto.png/.svg,
-summary.json from the demo's, the sweep's and the control's results together).
+`window/train/` (the control's training run), `window/results.jsonl`, and `comparison/`: `matched.jsonl` (full,
+beacons, and every baseline at each beacon ratio's per-problem peak and mean, default settings) and report.md,
+pareto.png/.svg, summary.json over the matched, swept and control results together.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def run_comparison(
 ) -> dict:
     """Sweep the baselines on the demo's checkpoint, train and evaluate the window control, write `comparison/`.
     Needs a finished demo in `out_dir`. Returns the report and wall times."""
-    from breadcrumbs.demo import demo_config, demo_settings
+    from breadcrumbs.demo import RATIOS, demo_config, demo_settings
     from breadcrumbs.evaluation import evaluate, write_report
     from breadcrumbs.evaluation.results import read_results
     from breadcrumbs.evaluation.sweep import sweep
@@ -82,5 +83,11 @@ def run_comparison(
              out=control_results, model_id=f"demo-{task}-window", **decoding)
     timings["control_eval_s"] = time.perf_counter() - started
 
-    report = write_report([demo_results, swept.results, control_results], out_dir / "comparison")
+    # Every baseline (R-KV included) at each beacon ratio's per-problem peak and at its mean, next to the beacons.
+    matched = out_dir / "comparison" / "matched.jsonl"
+    methods = ["full", *(f"beacon:{ratio}" for ratio in RATIOS)] + [
+        f"{family}:@beacon:{ratio}{statistic}" for family in families for ratio in RATIOS for statistic in ("", "@mean")
+    ]
+    evaluate(model, tokenizer, task_object, test, methods, out=matched, model_id=f"demo-{task}", **decoding)
+    report = write_report([matched, swept.results, control_results], out_dir / "comparison")
     return {"report": report, "timings_s": timings, "tuning": swept.tuning}
