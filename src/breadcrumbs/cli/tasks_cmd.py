@@ -77,6 +77,9 @@ def score(
     from breadcrumbs.tasks import get_task
     from breadcrumbs.tasks.io import iter_jsonl, problem_from_record
 
+    from breadcrumbs.validation import PROBABILITY, check_range
+
+    check_range("--format-reward", format_reward, PROBABILITY)
     solver = get_task(task)
     rewards, skipped = [], 0
     for number, record in iter_jsonl(file):
