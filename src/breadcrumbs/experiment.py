@@ -64,6 +64,7 @@ class Settings:
     dev_problems: int = 64
     eval_every: int = 8
     test_problems: int = 150
+    eval_batch: int = 64
     seeds: tuple = (0, 1)
     budgets: tuple = (16, 48)
     device: str = "cpu"
@@ -85,7 +86,7 @@ class Settings:
         """The `small` preset (4.7M parameters) and a longer warm start on one GPU; every arm of every seed runs at
         once (`--parallel 8`), so each gets about the same share of the card."""
         return cls(model="small", teacher_steps=2000, student_steps=500, sft_batch=32, rl_batch=64, arm_minutes=2.5,
-                   eval_every=4, test_problems=200, budgets=(16, 32, 48, 64), device="cuda")
+                   eval_every=4, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), device="cuda")
 
     @classmethod
     def micro(cls) -> Settings:
@@ -197,7 +198,7 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
     return [
         *base, "eval", "--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--split", "test",
         "--n", str(s.test_problems), "--methods", ",".join(job.methods), "--max-new-tokens", str(s.max_new_tokens),
-        "--batch-size", "64", "--device", s.device, "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
+        "--batch-size", str(s.eval_batch), "--device", s.device, "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
     ]
 
 
