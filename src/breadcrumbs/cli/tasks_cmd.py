@@ -13,6 +13,7 @@ from breadcrumbs.errors import BreadcrumbsError
 
 tasks_app = typer.Typer(
     help="Reasoning tasks: sample problems and solver traces, score completions, list tasks.",
+    epilog="Examples:\n\n  breadcrumbs tasks list\n\n  breadcrumbs tasks sample --task countdown --n 3 --trace search",
     no_args_is_help=True,
 )
 app.add_typer(tasks_app, name="tasks")
