@@ -117,7 +117,8 @@ def test_cuda_device_without_cuda_is_an_error_not_a_cpu_run(capsys, tmp_path):
 
 
 def test_range_texts():
-    assert str(Range(0, 1, low_open=True)) == "in (0, 1]" and str(Range(1)) == ">= 1" and str(Range(0, None, True)) == "> 0"
+    assert str(Range(0, 1, low_open=True)) == "in (0, 1]" and str(Range(1)) == ">= 1"
+    assert str(Range(0, None, True)) == "> 0" and str(Range(None, 5)) == "<= 5"
     assert check_range("x", 3, Range(1, integer=True)) == 3
     with pytest.raises(BreadcrumbsError, match="x must be an integer >= 1, got 2.5"):
         check_range("x", 2.5, Range(1, integer=True))
@@ -129,7 +130,8 @@ def test_range_texts():
 def test_yaml_duplicate_keys_are_refused(capsys, tmp_path):
     config = tmp_path / "dup.yaml"
     config.write_text(MICRO_RUN + "sft: {steps: 5}\n")
-    assert "line 5: duplicate key 'sft' (first on line 3)" in one_error(capsys, "train", "-c", config, "-o", tmp_path / "r")
+    line = one_error(capsys, "train", "-c", config, "-o", tmp_path / "r")
+    assert "line 5: duplicate key 'sft' (first on line 3)" in line
     with pytest.raises(BreadcrumbsError, match="duplicate key 'lr'"):
         load_yaml("sft:\n  lr: 1\n  lr: 2\n", "x.yaml")
     assert load_yaml("a: {b: 1}\nc: [1, 2]\n", "ok.yaml") == {"a": {"b": 1}, "c": [1, 2]}

@@ -120,7 +120,11 @@ class ResultWriter:
         self.path = Path(path)
         self._stack = ExitStack()
         self._stack.enter_context(exclusive_lock(self.path, str(self.path)))
-        self.notes = prepare_append(self.path)
+        try:
+            self.notes = prepare_append(self.path)
+        except BaseException:
+            self._stack.close()
+            raise
         self._handle = None
 
     def write(self, record: dict) -> None:

@@ -127,42 +127,48 @@ def _check_safetensors(path: Path) -> None:
         head = handle.read(8)
         length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
         if length < 2 or 8 + length > size:
-            raise BreadcrumbsError(f"{path} is empty or truncated ({size} bytes); copy the weights again")
+            raise BreadcrumbsError(f"{path.name} is empty or truncated ({size} bytes); copy the weights again")
         try:
             header = json.loads(handle.read(length))
             end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
         except (ValueError, TypeError, KeyError, IndexError):
-            raise BreadcrumbsError(f"{path} has a damaged header; copy the weights again") from None
+            raise BreadcrumbsError(f"{path.name} has a damaged header; copy the weights again") from None
     if 8 + length + end != size:
         raise BreadcrumbsError(
-            f"{path} is truncated ({size} bytes, its header describes {8 + length + end}); copy the weights again"
+            f"{path.name} is truncated ({size} bytes, its header describes {8 + length + end}); copy the weights again"
         )
 
 
 def check_model_dir(path: str | Path) -> None:
     """Check a Hugging Face checkpoint directory before loading it: config.json is a JSON object with integer
     sizes, weights are present and whole, tokenizer files are there. Each problem is one error naming the file."""
-    path = Path(path)
+    try:
+        _check_model_files(Path(path))
+    except BreadcrumbsError as err:
+        raise BreadcrumbsError(f"could not load the checkpoint at {str(path)!r}: {err}") from None
+
+
+def _check_model_files(path: Path) -> None:
     config_file = path / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as err:
-        raise BreadcrumbsError(f"{config_file} is not valid JSON ({err}); restore it from the original model") from None
+        raise BreadcrumbsError(f"config.json is not valid JSON ({err}); restore it from the original model") from None
     if not isinstance(config, dict):
-        raise BreadcrumbsError(f"{config_file} must hold a JSON object; restore it from the original model")
+        raise BreadcrumbsError("config.json must hold a JSON object; restore it from the original model")
     for field in SIZE_FIELDS:
         value = config.get(field)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise BreadcrumbsError(f"{config_file}: {field!r} must be a positive integer, got {value!r}")
+            raise BreadcrumbsError(f"config.json: {field!r} must be a positive integer, got {value!r}")
     weights = sorted(path.glob("*.safetensors"))
     if not weights and not any(path.glob("pytorch_model*.bin")):
         raise BreadcrumbsError(
-            f"no weights in {path} (no *.safetensors or pytorch_model*.bin); copy them next to config.json"
+            "no weights (no *.safetensors or pytorch_model*.bin); copy them next to config.json"
         )
     for file in weights:
         _check_safetensors(file)
     if not any((path / name).is_file() for name in TOKENIZER_FILES):
         raise BreadcrumbsError(
-            f"no tokenizer files in {path} (looked for {', '.join(TOKENIZER_FILES)}); copy the tokenizer of the "
+            f"no tokenizer files (looked for {', '.join(TOKENIZER_FILES)}); copy the tokenizer of the "
             "model next to config.json (tokenizer.save_pretrained(path))"
         )
