@@ -59,7 +59,7 @@ class Settings:
     group_size: int = 8
     rl_lr: float = 2e-4
     sft_more_lr: float = 5e-4  # the `sft` arm: the warm start continued at a constant rate
-    arm_minutes: float = 6.0
+    arm_minutes: float = 4.0
     max_new_tokens: int = 600
     dev_problems: int = 64
     eval_every: int = 8
@@ -67,6 +67,7 @@ class Settings:
     eval_batch: int = 64
     seeds: tuple = (0, 1)
     budgets: tuple = (16, 48)
+    matched_ratios: tuple = (8,)  # baselines at the joint model's per-problem peak KV at these ratios
     device: str = "cpu"
 
     @classmethod
@@ -86,7 +87,8 @@ class Settings:
         """The `small` preset (4.7M parameters) and a longer warm start on one GPU; every arm of every seed runs at
         once (`--parallel 8`), so each gets about the same share of the card."""
         return cls(model="small", teacher_steps=2000, student_steps=500, sft_batch=32, rl_batch=64, arm_minutes=2.5,
-                   eval_every=4, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), device="cuda")
+                   eval_every=4, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), matched_ratios=(8, 32),
+                   device="cuda")
 
     @classmethod
     def micro(cls) -> Settings:
@@ -157,7 +159,7 @@ def plan(s: Settings) -> list[list[Job]]:
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS],
     ]
     final = f"joint-s{seed}"
-    matched = [f"{name}:@beacon:{c}" for name in BASELINES for c in (8, 32)]
+    matched = [f"{name}:@beacon:{c}" for name in BASELINES for c in s.matched_ratios]
     fixed = [f"{name}:{budget}" for name in BASELINES for budget in s.budgets]
     waves.append([
         Job(f"eval-{final}", model_of=final, methods=("full", *(f"beacon:{c}" for c in EVAL_RATIOS), *matched)),
