@@ -62,7 +62,8 @@ class Settings:
     arm_minutes: float = 4.0
     max_new_tokens: int = 600
     dev_problems: int = 64
-    eval_every: int = 8
+    arm_dev_problems: int = 32  # held-out problems of each ablation arm's curve points (full cache and c = 8)
+    eval_every: int = 4
     test_problems: int = 150
     eval_batch: int = 64
     seeds: tuple = (0, 1)
@@ -87,14 +88,14 @@ class Settings:
         """The `small` preset (4.7M parameters) and a longer warm start on one GPU; every arm of every seed runs at
         once (`--parallel 8`), so each gets about the same share of the card."""
         return cls(model="small", teacher_steps=2000, student_steps=500, sft_batch=32, rl_batch=64, arm_minutes=2.5,
-                   eval_every=4, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), matched_ratios=(8, 32),
+                   eval_every=4, arm_dev_problems=64, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), matched_ratios=(8, 32),
                    device="cuda")
 
     @classmethod
     def micro(cls) -> Settings:
         """Seconds instead of an hour: the same code path for CI."""
         return cls(model="micro", teacher_steps=2, student_steps=2, sft_batch=4, rl_batch=4, group_size=2,
-                   arm_minutes=0.01, max_new_tokens=24, dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
+                   arm_minutes=0.01, max_new_tokens=24, dev_problems=2, arm_dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
                    budgets=(8,))
 
 
@@ -135,7 +136,8 @@ def _arm(s: Settings, arm: str, seed: int) -> dict:
     rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
           "lr": s.rl_lr, "difficulty": s.rl_difficulty}
     budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": "@mixed"}}
-    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty}}
+    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": [8]},
+                  "task": {"eval_problems": s.arm_dev_problems}}
     if arm == "sft":
         sft = _sft(s, 100_000, 1.0, lr=s.sft_more_lr, scheduler="constant", warmup_steps=0,
                    difficulty=s.rl_difficulty)
