@@ -159,3 +159,28 @@ def test_distillation_stage_loads_no_reference(tmp_path, monkeypatch):
                                "distill": {"mode": "two_stage", "steps": 1}})
     train(config, tmp_path / "run", progress=False)
     assert stages == [0]  # once, for the RL stage; not for the distillation stage
+
+
+def test_plan_prints_memory_and_tokens(tmp_path):
+    """`train --plan` prints the per-process estimate and token counts without loading weights; chunking, micro-
+    batches and sharding shrink exactly the components they should."""
+    from typer.testing import CliRunner
+
+    from breadcrumbs.cli import app
+    from breadcrumbs.training.plan import make_plan
+
+    result = CliRunner().invoke(app, ["train", "--config", "configs/countdown-tiny.yaml", "--plan", "--processes", "2"])
+    assert result.exit_code == 0, result.output
+    assert "memory plan per process (2 process(es)" in result.output and "rollouts per step" in result.output
+    base = {**TINY, "rl": {**TINY["rl"], "batch_size": 16, "max_new_tokens": 64}}
+    plan = lambda **sections: make_plan(config_from_dict({**base, **sections}), prompt=20)  # noqa: E731
+    whole = plan(model={"name": "micro", "logit_chunk_tokens": 0})
+    chunked = plan(model={"name": "micro", "logit_chunk_tokens": 8})
+    # one update is a minibatch of 4 rollouts x 64 positions; chunks of 8 positions hold 1/32 of it
+    assert chunked.training["vocabulary projection"] * 32 == whole.training["vocabulary projection"]
+    micro = plan(rl={**base["rl"], "micro_batch_size": 2})
+    assert micro.training["activations"] * 2 == plan().training["activations"]
+    sharded = make_plan(config_from_dict(base), processes=2, sharding="zero2", prompt=20)
+    assert sharded.static["AdamW moments"] * 2 == plan().static["AdamW moments"]
+    assert sharded.static["weights"] == plan().static["weights"]
+    assert whole.tokens["student sequence at c=2 (max)"] == 20 + 64 + 32

@@ -14,6 +14,7 @@ from breadcrumbs.cli.options import ChatOption, QuietOption, quiet_loading
     epilog="Examples:\n\n  breadcrumbs train --config configs/countdown-tiny.yaml --out runs/countdown\n\n"
     "  breadcrumbs train --config configs/countdown-tiny.yaml --set rl.steps=20 --set beacon.ratios=[2,4,8]\n\n"
     "  breadcrumbs train --out runs/countdown --resume\n\n"
+    "  breadcrumbs train --config configs/qwen2.5-1.5b-countdown.yaml --plan --processes 8 --set model.name=DIR\n\n"
     "  accelerate launch --num_processes 2 $(which breadcrumbs) train --config ... (see docs/training.md)"
 )
 def train(
@@ -25,6 +26,11 @@ def train(
     chat: bool = typer.Option(
         None, "--chat/--no-chat", help="Prompts through the chat template (sets model.chat; default: the config's)."
     ),
+    plan: bool = typer.Option(
+        False, "--plan", help="Print the per-process memory estimate and token counts of a step, then exit."
+    ),
+    processes: int = typer.Option(1, "--processes", help="With --plan: the number of training processes."),
+    sharding: str = typer.Option("none", "--sharding", help="With --plan: none (DDP), zero2 or fsdp."),
     quiet: bool = QuietOption,
 ) -> None:
     """Train a model to reason with compression beacons; writes checkpoints, metrics.jsonl, a plot and a log."""
@@ -50,6 +56,15 @@ def train(
     if device is not None:
         check_device_name("--device", device)
     loaded = load_config(config, overrides) if config is not None else None
+    if plan:
+        from breadcrumbs.training.plan import make_plan
+
+        if loaded is None:
+            raise BreadcrumbsError("--plan needs --config FILE.yaml")
+        if processes < 1:
+            raise BreadcrumbsError(f"--processes must be >= 1, got {processes}")
+        typer.echo(make_plan(loaded, processes, sharding).text())
+        return
     if not resume or out.exists():  # a missing run to resume is the trainer's clear error, not a new folder
         check_output_dir(out)
     interrupts.on_interrupt(lambda: _resume_hint(out))
