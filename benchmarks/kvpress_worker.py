@@ -14,6 +14,7 @@ temporal order, ties evicting the older entry). OUT: {"versions": {...}, "comple
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ import torch
 
 
 def main(job_path: str, out_path: str) -> None:
-    import kvpress
     import transformers
     from kvpress import DecodingPress, KnormPress, ScorerPress, StreamingLLMPress, TOVAPress
     from transformers import AutoModelForCausalLM
@@ -91,7 +91,7 @@ def main(job_path: str, out_path: str) -> None:
                 suppress_tokens=job["suppress"] or None, eos_token_id=job["eos"], pad_token_id=job["pad"],
             )
         completions[run["key"]] = output[0, prompt_length:].tolist()
-    versions = {"kvpress": kvpress.__version__ if hasattr(kvpress, "__version__") else "unknown",
+    versions = {"kvpress": importlib.metadata.version("kvpress"),
                 "transformers": transformers.__version__, "torch": torch.__version__}
     with open(out_path, "w") as handle:
         json.dump({"versions": versions, "completions": completions}, handle)
