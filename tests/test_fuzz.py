@@ -151,7 +151,8 @@ def test_report_any_results_file_exits_cleanly(capsys, tmp_path_factory, lines):
     results.write_text("\n".join(lines))
     code, err = run_cli(capsys, ["report", str(results), "-o", str(folder / "rep"), "--no-plot", "-q"])
     check_outcome(code, err)
-    nothing_half_written(folder / "rep") if (folder / "rep").exists() else None
+    if (folder / "rep").exists():
+        nothing_half_written(folder / "rep")
     if code == 0:
         summary = json.loads((folder / "rep" / "summary.json").read_text())
         for method in summary["methods"]:
