@@ -72,13 +72,13 @@ def damaged_copy(checkpoint: Path, tmp_path: Path, damage) -> Path:
         (["eval", "--task", "countdown", "-t", "-1"], "--temperature must be in [0, 100], got -1.0"),
         (["eval", "--task", "countdown", "-t", "inf"], "--temperature must be a finite number in [0, 100], got inf"),
         (["eval", "--task", "countdown", "-t", "nan"], "--temperature must be a finite number in [0, 100], got nan"),
-        (["eval", "--task", "countdown", "--n", "0"], "--n must be in [1, 1e+06], got 0"),
-        (["eval", "--task", "countdown", "--seed", "99999999999999999999999"], "--seed must be in [0, 4.29497e+09]"),
+        (["eval", "--task", "countdown", "--n", "0"], "--n must be in [1, 1000000], got 0"),
+        (["eval", "--task", "countdown", "--seed", "99999999999999999999999"], "--seed must be in [0, 4294967295]"),
         (["generate", "-p", "x", "--top-p", "1.5"], "--top-p must be in (0, 1], got 1.5"),
         (["generate", "-p", "x", "--top-p", "0"], "--top-p must be in (0, 1], got 0.0"),
         (["generate", "-p", "x", "-t", "3.5e38"], "--temperature must be in [0, 100]"),
         (["generate", "-p", "x", "--device", "banana"], "--device 'banana' is not one of cpu, cuda, cuda:N, auto"),
-        (["tasks", "sample", "-t", "countdown", "--n", "99999999999999999999", "--stats"], "--n must be in [0, 1e+06]"),
+        (["tasks", "sample", "-t", "countdown", "--n", "99999999999999999999", "--stats"], "--n must be in [0, 1000000]"),
     ],
 )
 def test_bad_numbers_are_one_line_with_the_range(capsys, tmp_path, args, message):
@@ -97,7 +97,7 @@ def test_bad_numbers_are_one_line_with_the_range(capsys, tmp_path, args, message
         ("rl.temperature=.inf", "config key 'rl.temperature' must be a finite number"),
         ("rl.temperature=1e6", "config key 'rl.temperature' must be in [0, 100], got 1000000.0"),
         ("optim.beta1=1.5", "config key 'optim.beta1' must be in [0, 1), got 1.5"),
-        ("seed=-3", "config key 'seed' must be in [0, 4.29497e+09]"),
+        ("seed=-3", "config key 'seed' must be in [0, 4294967295]"),
         ("device=banana", "config key 'device' 'banana' is not one of cpu, cuda, cuda:N, auto"),
     ],
 )

@@ -42,13 +42,21 @@ class Range:
         return self.high is None or not (value > self.high or self.high_open and value == self.high)
 
     def __str__(self) -> str:
+        low, high = _number_text(self.low), _number_text(self.high)
         if self.high is None and self.low is not None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
+            return f"{'>' if self.low_open else '>='} {low}"
         if self.low is None and self.high is not None:
-            return f"{'<' if self.high_open else '<='} {self.high:g}"
+            return f"{'<' if self.high_open else '<='} {high}"
         if self.low is None:
             return "a number"
-        return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+        return f"in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+
+
+def _number_text(value: float | None) -> str:
+    """Whole bounds in full (`4294967295`, not `4.29497e+09`), others short (`0.5`, `1e-08`)."""
+    if value is not None and float(value).is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    return f"{value:g}" if value is not None else ""
 
 
 POSITIVE = Range(0, low_open=True)
