@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4, help="rollouts in the step")
     parser.add_argument("--prompt", type=int, default=32, help="prompt tokens per rollout")
     parser.add_argument("--tokens", type=int, default=64, help="generated tokens per rollout")
+    parser.add_argument("--chunk", type=int, default=64, help="logit_chunk_tokens of the chunked cases")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.worker:
@@ -136,7 +137,7 @@ def main() -> None:
         for shape in shapes:
             model_dir = shape_dir(Path(root), shape, DEPTH[shape])
             for joint in (True, False):
-                for chunk in (1024, 0):
+                for chunk in (args.chunk, 0):
                     case = {"model_dir": str(model_dir), "rows": args.rows, "prompt": args.prompt,
                             "tokens": args.tokens, "joint": joint, "chunk": chunk}
                     plan = make_plan(train_config(model_dir, case), prompt=args.prompt)
@@ -158,8 +159,8 @@ def main() -> None:
     )
     ratios = md_table(
         ["model", "unchunked / chunked (joint)", "joint / RL-only (chunked)", "joint / RL-only (unchunked)"],
-        [[shape, f"{by[shape, 'joint', 0] / by[shape, 'joint', 1024]:.2f}",
-          f"{by[shape, 'joint', 1024] / by[shape, 'rl-only', 1024]:.2f}",
+        [[shape, f"{by[shape, 'joint', 0] / by[shape, 'joint', args.chunk]:.2f}",
+          f"{by[shape, 'joint', args.chunk] / by[shape, 'rl-only', args.chunk]:.2f}",
           f"{by[shape, 'joint', 0] / by[shape, 'rl-only', 0]:.2f}"] for shape in shapes],
     )
     body = (f"One step, {args.rows} rollouts of {args.prompt} prompt + {args.tokens} generated tokens, float32, "

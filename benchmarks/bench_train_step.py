@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=128, help="max new tokens per rollout")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mixed", default="2,4,8", help="ratios of the mixed-ratio variant, comma-separated")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(RESULTS / "train_step"))
     args = parser.parse_args()
@@ -65,7 +66,7 @@ def main() -> None:
     variants = {
         "rl_only": (DistillConfig(mode="off"), 0.0, [4]),
         "joint_c4": (DistillConfig(), 1.0, [4]),
-        "joint_mixed_2_4_8": (DistillConfig(), 1.0, [2, 4, 8]),
+        f"joint_mixed_{args.mixed.replace(',', '_')}": (DistillConfig(), 1.0, [int(r) for r in args.mixed.split(",")]),
         "joint_c4_unfused": (DistillConfig(fused_forward=False), 1.0, [4]),
     }
     rollouts = {name: None for name in variants}

@@ -34,7 +34,7 @@ from breadcrumbs.training.runtime import Runtime  # noqa: E402
 QWEN_05B = {**SHAPES["qwen2.5-1.5b"], "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
             "num_attention_heads": 14, "num_key_value_heads": 2}
 MODELS = {"smollm2-135m": SHAPES["smollm2-135m"], "qwen2.5-0.5b": QWEN_05B}
-# DEVICE=cpu BATCH=8 TOKENS=4 runs it as a smoke test without a GPU
+# DEVICE=cpu BATCH=8 TOKENS=4 MODELS=smollm2-135m runs it as a smoke test without a GPU
 DEVICE = os.environ.get("DEVICE", "cuda")
 BATCH, PROMPT, TOKENS, MICRO, RATIO = int(os.environ.get("BATCH", 64)), 32, int(os.environ.get("TOKENS", 256)), 16, 4
 
@@ -127,7 +127,8 @@ def main() -> None:
     out = Path(os.environ.get("OUT", "."))
     report = {"gpu": torch.cuda.get_device_name() if DEVICE == "cuda" else DEVICE, "batch": BATCH, "prompt": PROMPT, "tokens": TOKENS,
               "micro_batch": MICRO, "ratio": RATIO, "torch": torch.__version__, "models": {}}
-    for name, shape in MODELS.items():
+    chosen = os.environ.get("MODELS", ",".join(MODELS)).split(",")  # MODELS=smollm2-135m: one model only
+    for name, shape in ((name, MODELS[name]) for name in chosen):
         entry, completions, rows = rollout_speed(name, shape)
         for attention in ("sdpa", "flex_attention"):
             for joint in (False, True):
