@@ -55,7 +55,8 @@ FIXTURES = (
     *(
         Fixture(
             f"vocab/ggml-vocab-{name}.gguf", "llama-cpp-python==0.3.36",
-            f"llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-{name}.gguf", sha256, sdist=True, licence="MIT",
+            f"llama_cpp_python-0.3.36/vendor/llama.cpp/models/ggml-vocab-{name}.gguf", sha256,
+            sdist=True, licence="MIT",
         )
         for name, sha256 in _VOCABS.items()
     ),
