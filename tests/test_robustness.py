@@ -263,6 +263,14 @@ def test_huge_beacon_ratio_sizes_the_cache_by_max_tokens(capsys, tmp_path):
     assert record["method"] == "beacon:100000000000" and record["peak_kv_entries"] <= record["prompt_tokens"] + 4
 
 
+def test_beacon_capacity_is_bounded_by_the_tokens_generated():
+    from breadcrumbs.policies import BeaconPolicy
+
+    assert BeaconPolicy(10**11).capacity(5, 4) == 5 + 4  # no window closes: prompt + every token
+    # 8 tokens fed (the 9th is sampled, never fed): one beacon closes the first window, the second window is open
+    assert BeaconPolicy(4).capacity(5, 9) == 5 + 1 + 4
+
+
 def test_cache_that_cannot_fit_is_refused_up_front(monkeypatch):
     from breadcrumbs import validation
     from breadcrumbs.generation import generate
