@@ -4,27 +4,29 @@
 # a preset and trained here). Writes everything under $OUT/demo (resumable: rerun the same command to continue).
 #   OUT=/tmp/out bash benchmarks/gpu/demo_comparison.sh
 # The two trainings (beacons, window control) run side by side; then the demo's evaluation, the sweeps and the
-# control's evaluation. Not yet timed on a GPU: the lead runs it with a limit and reruns to resume if needed.
+# control's evaluation. Not yet timed on a GPU. Smoke test on CPU: DEVICE=cpu MICRO=1 OUT=/tmp/x bash <this file>.
 set -euo pipefail
 OUT="${OUT:?set OUT to an output folder}"
+DEVICE="${DEVICE:-cuda}"
+MICRO_FLAG="${MICRO:+--micro}"
 DEMO="$OUT/demo"
 mkdir -p "$DEMO"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" || true
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>/dev/null || true
 start=$(date +%s)
-python - "$DEMO" <<'PY' > "$OUT/control_train.log" 2>&1 &
+python - "$DEMO" "$DEVICE" "${MICRO:-}" <<'PY' > "$OUT/control_train.log" 2>&1 &
 import sys
 from breadcrumbs.demo import demo_config
 from breadcrumbs.training import train
 from breadcrumbs.training.checkpoint import latest_checkpoint
 run = f"{sys.argv[1]}/window/train"
-train(demo_config("stargraph", layout="window"), run, resume=latest_checkpoint(run) is not None, progress=False,
-      device="cuda")
+config = demo_config("stargraph", micro=bool(sys.argv[3]), layout="window")
+train(config, run, resume=latest_checkpoint(run) is not None, progress=False, device=sys.argv[2])
 PY
 control=$!
-python -m breadcrumbs demo --device cuda --out "$DEMO" --quiet > "$OUT/demo.log" 2>&1
+python -m breadcrumbs demo --device "$DEVICE" --out "$DEMO" --quiet $MICRO_FLAG > "$OUT/demo.log" 2>&1
 wait "$control"
 echo "trainings + demo evaluation: $(( $(date +%s) - start )) s" >> "$OUT/timings.txt"
-python -m breadcrumbs demo --device cuda --out "$DEMO" --quiet --full-comparison > "$OUT/comparison.log" 2>&1
+python -m breadcrumbs demo --device "$DEVICE" --out "$DEMO" --quiet $MICRO_FLAG --full-comparison \
+    > "$OUT/comparison.log" 2>&1
 echo "total: $(( $(date +%s) - start )) s" >> "$OUT/timings.txt"
-rm -rf "$DEMO"/train/checkpoints "$DEMO"/window/train/checkpoints  # weights are not needed back
 cat "$OUT/timings.txt" "$DEMO/comparison/report.md"
