@@ -116,6 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="SmolLM2 shape only")
+    parser.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated model shapes to measure")
+    parser.add_argument("--name", default="train_memory", help="result file name")
     parser.add_argument("--rows", type=int, default=4, help="rollouts in the step")
     parser.add_argument("--prompt", type=int, default=32, help="prompt tokens per rollout")
     parser.add_argument("--tokens", type=int, default=64, help="generated tokens per rollout")
@@ -130,8 +132,8 @@ def main() -> None:
     from breadcrumbs.training.plan import make_plan
 
     args.threads = 1
-    run = Run("train_memory", args, torch.device("cpu"))
-    shapes = ["smollm2-135m"] if args.quick else list(SHAPES)
+    run = Run(args.name, args, torch.device("cpu"))
+    shapes = ["smollm2-135m"] if args.quick else args.shapes.split(",")
     records = []
     with tempfile.TemporaryDirectory() as root:
         for shape in shapes:

@@ -63,7 +63,11 @@ class TokenScorer(torch.nn.Module):
         self._no_split_modules = lm._no_split_modules  # FSDP's transformer auto-wrap policy reads it
 
     def forward(
-        self, batch: StudentBatch, options: HeadOptions, paired: bool = False, teacher_hidden: torch.Tensor | None = None,
+        self,
+        batch: StudentBatch,
+        options: HeadOptions,
+        paired: bool = False,
+        teacher_hidden: torch.Tensor | None = None,
         keep_hidden: bool = False,
     ) -> dict[str, torch.Tensor]:
         """`[R, N]` terms for the completion tokens of `batch` (zero off `completion_mask`).

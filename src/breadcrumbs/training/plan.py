@@ -160,7 +160,8 @@ def make_plan(config: TrainConfig, processes: int = 1, sharding: str = "none", p
     ) * act_bytes
     tokens = rows * length
     if config.model.gradient_checkpointing:
-        plan.training["activations (checkpointed)"] = tokens * (shape.layers * shape.hidden * act_bytes + per_token_layer)
+        kept = shape.layers * shape.hidden * act_bytes + per_token_layer  # each layer's input, one layer's inside
+        plan.training["activations (checkpointed)"] = tokens * kept
     else:
         plan.training["activations"] = tokens * shape.layers * per_token_layer
     plan.training["student mask"] = rows * length * length

@@ -32,7 +32,8 @@ def make_accelerator(cpu: bool, mixed_precision: str, grad_clip: float):
     deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
     accelerator = Accelerator(cpu=cpu and not deepspeed, mixed_precision=mixed_precision)  # cpu=True drops DeepSpeed
     state = accelerator.state
-    if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" and state.distributed_type == DistributedType.MULTI_CPU:
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if fsdp and state.distributed_type == DistributedType.MULTI_CPU:
         PartialState().distributed_type = state.distributed_type = DistributedType.FSDP  # AcceleratorState re-reads it
         state.fsdp_plugin = FullyShardedDataParallelPlugin()
     if state.distributed_type == DistributedType.FSDP and state.fsdp_plugin.fsdp_version != 2:
@@ -70,7 +71,9 @@ class Runtime:
         self.pad_id = self.tokenizer.pad_token_id
         self.banned_ids = tuple(banned_token_ids(self.tokenizer, eos_token_ids(self.base, self.tokenizer)))
 
-    def head_options(self, sampling_temperature: float | None = None, distill: DistillConfig | None = None) -> HeadOptions:
+    def head_options(
+        self, sampling_temperature: float | None = None, distill: DistillConfig | None = None
+    ) -> HeadOptions:
         """Options for `TokenScorer`: log-probs of the rollout sampler's distribution (its temperature, special
         tokens banned as `generate` bans them) when `sampling_temperature` is given, else of the model itself."""
         sampled = {} if sampling_temperature is None else {

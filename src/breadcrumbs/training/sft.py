@@ -32,7 +32,9 @@ def sft_loss(
                 rt.device,
             )
             terms = rt.model(batch, options)
-            views = {"teacher": {k: v[:rows] for k, v in terms.items()}, "student": {k: v[rows:] for k, v in terms.items()}}
+            views = {
+                "teacher": {k: v[:rows] for k, v in terms.items()}, "student": {k: v[rows:] for k, v in terms.items()}
+            }
         else:
             batch = layout_batch(prompts, completions, None, rt.beacon_id, rt.pad_id, rt.device)
             views = {"teacher": rt.model(batch, options)}
