@@ -147,6 +147,7 @@ def test_readme_commands_run_as_written(smollm2, tmp_path, monkeypatch):
             continue
         run_cli(args[1:] + SMALLER.get(args[1], []))
         if args[1] == "convert":
+            assert "quantization_config" not in json.loads(Path("models/smollm2/config.json").read_text())
             converted, converted_tokenizer = load_model("models/smollm2")
             for key, value in converted.state_dict().items():
                 torch.testing.assert_close(value, model.state_dict()[key], rtol=0, atol=0)

@@ -7,6 +7,7 @@ refuses `save_pretrained`, so `convert_gguf` rebuilds a plain model from its con
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import tempfile
@@ -72,8 +73,11 @@ def convert_gguf(path: str | Path, out_dir: str | Path, dtype: torch.dtype | Non
     if out_dir.exists():
         raise BreadcrumbsError(f"{out_dir} already exists; choose a new output directory")
     loaded, tokenizer = load_gguf(path, dtype)
+    config = copy.deepcopy(loaded.config)
+    if hasattr(config, "quantization_config"):  # the weights are float now; a "gguf" mark would block saving again
+        del config.quantization_config
     with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(loaded.config, dtype=loaded.dtype)
+        model = AutoModelForCausalLM.from_config(config, dtype=loaded.dtype)
     model.load_state_dict(loaded.state_dict(), assign=True)
     model.generation_config = loaded.generation_config
     out_dir.parent.mkdir(parents=True, exist_ok=True)
