@@ -21,13 +21,6 @@ SWEEP_FAMILIES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
 BUDGETS = (4, 6, 9, 12, 16)
 
 
-def heldout_problems(task, settings: dict, seed: int, split: str | None) -> list:
-    """The demo's held-out problems of one split (the test split is the one the demo reports)."""
-    from breadcrumbs.demo import EVAL_SEED_OFFSET
-
-    return task.generate(settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, split=split, **settings["difficulty"])
-
-
 def run_comparison(
     task: str = "stargraph",
     out_dir: str | Path = "demo_out",
@@ -40,7 +33,7 @@ def run_comparison(
 ) -> dict:
     """Sweep the baselines on the demo's checkpoint, train and evaluate the window control, write `comparison/`.
     Needs a finished demo in `out_dir`. Returns the report and wall times."""
-    from breadcrumbs.demo import RATIOS, demo_config, demo_settings
+    from breadcrumbs.demo import RATIOS, demo_config, demo_settings, heldout_problems
     from breadcrumbs.evaluation import evaluate, write_report
     from breadcrumbs.evaluation.results import read_results
     from breadcrumbs.evaluation.sweep import sweep

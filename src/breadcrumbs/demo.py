@@ -91,6 +91,11 @@ def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "be
     )
 
 
+def heldout_problems(task, settings: dict, seed: int, split: str | None) -> list:
+    """The demo's held-out problems of one split (the test split is the one the demo reports)."""
+    return task.generate(settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, split=split, **settings["difficulty"])
+
+
 def demo_methods() -> list[str]:
     """Full cache, beacons at every ratio, and every baseline at each beacon ratio's per-problem peak KV."""
     beacons = [f"beacon:{ratio}" for ratio in RATIOS]
@@ -140,9 +145,7 @@ def run_demo(
     phase = time.perf_counter()
     model, tokenizer = load_model(str(checkpoint), device=device, chat=chat)
     task_object = get_task(task)
-    problems = task_object.generate(
-        settings["eval_problems"], seed=seed + EVAL_SEED_OFFSET, split="test", **settings["difficulty"]
-    )
+    problems = heldout_problems(task_object, settings, seed, "test")
     results = out_dir / "results.jsonl"
     evaluate(
         model, tokenizer, task_object, problems, demo_methods(), max_new_tokens=settings["max_new_tokens"],

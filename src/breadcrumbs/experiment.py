@@ -251,7 +251,6 @@ def run_experiment(
     if name not in EXPERIMENTS:
         raise BreadcrumbsError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     from breadcrumbs.evaluation import write_report
-    from breadcrumbs.evaluation.results import atomic_write
     from breadcrumbs.experiment_report import write_ablation, write_models
 
     s = Settings.scale(scale)
@@ -263,10 +262,8 @@ def run_experiment(
     for wave in plan(s):
         record["wall_s"].update(_run_wave(wave, out, s, parallel, log))
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
-    main = [out / "results" / f"eval-{name}.jsonl" for name in (f"joint-s{s.seeds[0]}", "fixed")]
-    merged = out / "results.jsonl"  # the final model against every baseline: one model, one report
-    atomic_write(merged, "".join(path.read_text() for path in main))
-    write_report(merged, out / "report")
+    # the final model against every baseline: one model, one report
+    write_report([out / "results" / f"eval-{name}.jsonl" for name in (f"joint-s{s.seeds[0]}", "fixed")], out / "report")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8"})
@@ -276,6 +273,6 @@ def run_experiment(
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from breadcrumbs.evaluation.results import atomic_write
+    from breadcrumbs.files import atomic_write
 
     atomic_write(path, json.dumps(data, indent=2, default=list) + "\n")
