@@ -27,6 +27,11 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     assert {job.config["device"] for job in plan(Settings.gpu())[0]} == {"cuda"}
     mixed = next(job for job in waves[1] if job.name == "mixed").config
     assert mixed["beacon"] == {"ratios": [2, 32], "sampling": "range"}
+    window = next(job for wave in waves for job in wave if job.name == "window-joint-s0").config
+    assert window["beacon"]["layout"] == "window" and window["distill"] == arms["joint-s0"]["distill"]
+    assert window["model"]["name"] == "@window" and window["time_budget_s"] == arms["joint-s0"]["time_budget_s"]
+    sweep = next(job for job in waves[-1] if job.sweep)
+    assert sweep.model_of == "joint-s0"
 
 
 @pytest.mark.slow
@@ -37,9 +42,10 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     table = (out / "ablation.md").read_text()
     assert all(f"| {arm} | 1 |" in table for arm in ARMS)
     record = json.loads((out / "experiment.json").read_text())
-    assert {"teacher", "mixed", "c8", "joint-s0", "eval-fixed"} <= set(record["wall_s"])
+    assert {"teacher", "mixed", "c8", "window", "window-joint-s0", "joint-s0", "sweep"} <= set(record["wall_s"])
     report = (out / "report" / "report.md").read_text()
-    assert "beacon:32" in report and "tova:@beacon:8" in report and "rkv:8" in report
+    assert "beacon:32" in report and "tova:@beacon:8" in report and "window:8" in report
+    assert (out / "results" / "sweep" / "tuning.json").exists() and "rkv:8" in report
     # a rerun finds every job done and only rewrites the report
     (out / "report" / "report.md").unlink()
     run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)

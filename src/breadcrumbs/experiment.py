@@ -13,12 +13,16 @@ an interruption continues where it stopped. Layout of the output directory:
 
 The plan (`plan`):
 1. `teacher`: supervised warm start on solver traces, teacher layout only.
-2. `mixed` and `c8` (from `teacher`): teacher + student SFT, ratios drawn per sequence log-uniformly from 2..32
-   (`mixed`) or fixed at 8 (`c8`, what mixing costs).
+2. `mixed`, `c8` and `window` (from `teacher`): teacher + student SFT, ratios drawn per sequence log-uniformly from
+   2..32 (`mixed`), fixed at 8 (`c8`, what mixing costs), or the trained sliding-window control (`window`: the same
+   recipe with a student that sees the prompt and the last B generated tokens, B drawn from `window_sizes`).
 3. RL ablation from `mixed`, each arm for the same training wall time, per seed: `joint` (GRPO + distillation),
-   `rl` (GRPO only), `distill` (distillation on the teacher's rollouts only), `sft` (the warm start continued).
-4. Evaluation on test-split problems: every ratio of the joint model, the c8 model, the warm start, and every
-   training-free baseline at the joint model's per-problem peak KV and on fixed budgets.
+   `rl` (GRPO only), `distill` (distillation on the teacher's rollouts only), `sft` (the warm start continued); and
+   `window-joint` (the joint arm of the window control, so both students get the same recipe).
+4. Evaluation on test-split problems: every ratio of the joint model, the c8 model, the warm start, every
+   training-free baseline at the joint model's per-problem peak KV, every baseline as a fixed-budget curve with its
+   settings tuned per budget on dev-split problems (`sweep`, `breadcrumbs sweep`), and the window control at the same
+   budgets.
 """
 
 from __future__ import annotations
@@ -67,7 +71,9 @@ class Settings:
     test_problems: int = 150
     eval_batch: int = 64
     seeds: tuple = (0, 1)
-    budgets: tuple = (16, 48)
+    budgets: tuple = (16, 48, 80)  # generated entries kept: the baselines' tuned curves and the window control's
+    window_sizes: tuple = (16, 48, 80)  # the window control's training windows (evaluated at `budgets`)
+    sweep_dev_problems: int = 32  # dev-split problems each candidate setting is tuned on
     matched_ratios: tuple = (8,)  # baselines at the joint model's per-problem peak KV at these ratios
     device: str = "cpu"
 
@@ -88,7 +94,8 @@ class Settings:
         """The `small` preset (4.7M parameters) and a longer warm start on one GPU; every arm of every seed runs at
         once (`--parallel 8`), so each gets about the same share of the card."""
         return cls(model="small", teacher_steps=2000, student_steps=500, sft_batch=32, rl_batch=64, arm_minutes=2.5,
-                   eval_every=4, arm_dev_problems=64, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 64), matched_ratios=(8, 32),
+                   eval_every=4, arm_dev_problems=64, test_problems=192, eval_batch=192, budgets=(16, 32, 48, 80), window_sizes=(16, 32, 48, 80), sweep_dev_problems=64,
+                   matched_ratios=(8, 32),
                    device="cuda")
 
     @classmethod
@@ -96,17 +103,19 @@ class Settings:
         """Seconds instead of an hour: the same code path for CI."""
         return cls(model="micro", teacher_steps=2, student_steps=2, sft_batch=4, rl_batch=4, group_size=2,
                    arm_minutes=0.01, max_new_tokens=24, dev_problems=2, arm_dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
-                   budgets=(8,))
+                   budgets=(8,), window_sizes=(8,), sweep_dev_problems=2)
 
 
 @dataclass
 class Job:
-    """One subprocess: a training run (`config`) or an evaluation (`methods` of the model of run `model_of`)."""
+    """One subprocess: a training run (`config`), an evaluation (`methods` of the model of run `model_of`), or a
+    tuned fixed-budget sweep of the baselines on that model (`sweep`)."""
 
     name: str
     config: dict | None = None
     model_of: str | None = None
     methods: tuple = ()
+    sweep: bool = False
 
 
 def _train_config(s: Settings, seed: int, **sections) -> dict:
@@ -131,12 +140,14 @@ def _sft(s: Settings, steps: int, student_weight: float, **extra) -> dict:
             "student_weight": student_weight, **extra}
 
 
-def _arm(s: Settings, arm: str, seed: int) -> dict:
-    """The config of one ablation arm: the same start (`mixed`), the same wall time, one training signal each."""
+def _arm(s: Settings, arm: str, seed: int, start: str = "mixed") -> dict:
+    """The config of one ablation arm: the same start (`start`), the same wall time, one training signal each."""
     rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
           "lr": s.rl_lr, "difficulty": s.rl_difficulty}
-    budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": "@mixed"}}
-    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": [8]},
+    budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": f"@{start}"}}
+    # held-out curve points: the student at c = 8 (the window control at its largest window)
+    ratios = [s.window_sizes[-1]] if start == "window" else [8]
+    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": ratios},
                   "task": {"eval_problems": s.arm_dev_problems}}
     if arm == "sft":
         sft = _sft(s, 100_000, 1.0, lr=s.sft_more_lr, scheduler="constant", warmup_steps=0,
@@ -144,7 +155,9 @@ def _arm(s: Settings, arm: str, seed: int) -> dict:
         return _train_config(s, seed, sft=sft, **budget, **eval_every)
     distill = {"joint": {"mode": "joint"}, "rl": {"mode": "off"}, "distill": {"mode": "two_stage", "steps": 100_000}}
     rl_section = dict(rl, steps=0) if arm == "distill" else rl
-    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every)
+    window = {"beacon": {"ratios": list(s.window_sizes), "layout": "window", "sampling": "choice"}}
+    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every,
+                         **(window if start == "window" else {}))
 
 
 def plan(s: Settings) -> list[list[Job]]:
@@ -157,19 +170,31 @@ def plan(s: Settings) -> list[list[Job]]:
             Job("mixed", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0))),
             Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
                                     beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
+            Job("window", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
+                                        beacon={"ratios": list(s.window_sizes), "layout": "window",
+                                                "sampling": "choice"}, eval={"ratios": list(s.window_sizes)})),
         ],
-        [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS],
+        [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
+        + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))],
     ]
     final = f"joint-s{seed}"
     matched = [f"{name}:@beacon:{c}" for name in BASELINES for c in s.matched_ratios]
-    fixed = [f"{name}:{budget}" for name in BASELINES for budget in s.budgets]
     waves.append([
         Job(f"eval-{final}", model_of=final, methods=("full", *(f"beacon:{c}" for c in EVAL_RATIOS), *matched)),
-        Job("eval-fixed", model_of=final, methods=tuple(fixed)),
+        Job("sweep", model_of=final, sweep=True),
+        Job("eval-window", model_of=f"window-joint-s{seed}", methods=tuple(f"window:{b}" for b in s.budgets)),
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
     ])
     return waves
+
+
+# The results files of the final report: the joint model (beacons, matched baselines), the tuned baseline curves, and
+# the trained window control (`results/NAME.jsonl`; the sweep writes `results/sweep/results.jsonl`).
+def report_inputs(out: Path, s: Settings) -> list[Path]:
+    """The results files the experiment's Pareto report is drawn from."""
+    return [out / "results" / f"eval-joint-s{s.seeds[0]}.jsonl", out / "results" / "sweep" / "results.jsonl",
+            out / "results" / "eval-window.jsonl"]
 
 
 def _run_dir(out: Path, name: str) -> Path:
@@ -199,11 +224,15 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
         resume = ["--resume"] if (run / "config.yaml").exists() else []
         return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
     difficulty = [arg for key, value in s.difficulty.items() for arg in ("--difficulty", f"{key}={value}")]
-    return [
-        *base, "eval", "--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--split", "test",
-        "--n", str(s.test_problems), "--methods", ",".join(job.methods), "--max-new-tokens", str(s.max_new_tokens),
-        "--batch-size", str(s.eval_batch), "--device", s.device, "--out", str(out / "results" / f"{job.name}.jsonl"), "--quiet", *difficulty,
-    ]
+    shared = ["--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--n", str(s.test_problems),
+              "--max-new-tokens", str(s.max_new_tokens), "--batch-size", str(s.eval_batch), "--device", s.device,
+              "--quiet", *difficulty]
+    if job.sweep:
+        return [*base, "sweep", *shared, "--families", ",".join(BASELINES), "--budgets",
+                ",".join(str(b) for b in s.budgets), "--extra", "", "--n-dev", str(s.sweep_dev_problems),
+                "--out", str(out / "results" / job.name)]
+    return [*base, "eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
+            "--out", str(out / "results" / f"{job.name}.jsonl")]
 
 
 def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> dict[str, float]:
@@ -263,7 +292,7 @@ def run_experiment(
         record["wall_s"].update(_run_wave(wave, out, s, parallel, log))
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     # the final model against every baseline: one model, one report
-    write_report([out / "results" / f"eval-{name}.jsonl" for name in (f"joint-s{s.seeds[0]}", "fixed")], out / "report")
+    write_report(report_inputs(out, s), out / "report")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8"})
