@@ -6,11 +6,13 @@ the full cache and the beacons.
 Artefacts under the demo's output directory (all resumable): `sweep/` (dev.jsonl, results.jsonl, tuning.json),
 `window/train/` (the control's training run), `window/results.jsonl`, and `comparison/`: `matched.jsonl` (full,
 beacons, and every baseline at each beacon ratio's per-problem peak and mean, default settings) and report.md,
-pareto.png/.svg, summary.json over the matched, swept and control results together.
+pareto.png/.svg, summary.json over the matched, swept and control results together, and comparison.json
+(settings and wall time per phase: sweep, control training, control evaluation, matched evaluation).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,6 +38,7 @@ def run_comparison(
     from breadcrumbs.demo import RATIOS, demo_config, demo_settings, heldout_problems
     from breadcrumbs.evaluation import evaluate, write_report
     from breadcrumbs.evaluation.results import read_results
+    from breadcrumbs.files import atomic_write
     from breadcrumbs.evaluation.sweep import sweep
     from breadcrumbs.models import load_model
     from breadcrumbs.tasks import get_task
@@ -81,6 +84,11 @@ def run_comparison(
     methods = ["full", *(f"beacon:{ratio}" for ratio in RATIOS)] + [
         f"{family}:@beacon:{ratio}{statistic}" for family in families for ratio in RATIOS for statistic in ("", "@mean")
     ]
+    started = time.perf_counter()
     evaluate(model, tokenizer, task_object, test, methods, out=matched, model_id=f"demo-{task}", **decoding)
+    timings["matched_eval_s"] = time.perf_counter() - started
     report = write_report([matched, swept.results, control_results], out_dir / "comparison")
+    atomic_write(out_dir / "comparison" / "comparison.json", json.dumps(
+        {"task": task, "seed": seed, "device": device, "micro": micro, "families": list(families),
+         "budgets": list(budgets), "control_checkpoint": str(control), "timings_s": timings}, indent=2) + "\n")
     return {"report": report, "timings_s": timings, "tuning": swept.tuning}
