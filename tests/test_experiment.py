@@ -46,6 +46,7 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     report = (out / "report" / "report.md").read_text()
     assert "beacon:32" in report and "tova:@beacon:8" in report and "window:8" in report
     assert (out / "results" / "sweep" / "tuning.json").exists() and "rkv:8" in report
+    assert "| window control (after joint RL) | window:8 |" in (out / "models.md").read_text()
     # a rerun finds every job done and only rewrites the report
     (out / "report" / "report.md").unlink()
     run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)

@@ -182,7 +182,7 @@ def plan(s: Settings) -> list[list[Job]]:
     waves.append([
         Job(f"eval-{final}", model_of=final, methods=("full", *(f"beacon:{c}" for c in EVAL_RATIOS), *matched)),
         Job("sweep", model_of=final, sweep=True),
-        Job("eval-window", model_of=f"window-joint-s{seed}", methods=tuple(f"window:{b}" for b in s.budgets)),
+        Job("eval-window", model_of=f"window-joint-s{seed}", methods=("full", *(f"window:{b}" for b in s.budgets))),
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
     ])
@@ -295,7 +295,8 @@ def run_experiment(
     write_report(report_inputs(out, s), out / "report")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
-                       "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8"})
+                       "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
+                       "window control (after joint RL)": "eval-window"})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out

@@ -93,7 +93,8 @@ def _plot_curves(out: Path, seeds: Sequence[int], arms: Sequence[str]) -> None:
 
 def write_models(out: Path, models: dict[str, str]) -> None:
     """`models.md`: per trained model (label -> results file stem), accuracy and mean peak KV entries of the full
-    cache and of each beacon ratio evaluated, with the peak as a fraction of the full cache's on the same problems."""
+    cache and of each beacon ratio (or trained window) evaluated, with the peak as a fraction of the full cache's on
+    the same problems."""
     from breadcrumbs.evaluation import summarize
     from breadcrumbs.evaluation.results import read_results
 
@@ -103,9 +104,9 @@ def write_models(out: Path, models: dict[str, str]) -> None:
         path = out / "results" / f"{stem}.jsonl"
         if not path.exists():
             continue
-        summaries = [s for s in summarize(read_results(path)[0]) if s.family in ("full", "beacon")]
+        summaries = [s for s in summarize(read_results(path)[0]) if s.family in ("full", "beacon", "window")]
         full = next((s for s in summaries if s.family == "full"), None)
-        for s in sorted(summaries, key=lambda s: (s.family != "full", s.ratio or 0)):
+        for s in sorted(summaries, key=lambda s: (s.family != "full", s.family, s.ratio or s.budget or 0)):
             kept = f"{s.accuracy / full.accuracy:.2f}" if full and full.accuracy else "–"
             fraction = f"{s.peak_kv_entries / full.peak_kv_entries:.3f}" if full else "–"
             lines.append(f"| {label} | {s.method} | {100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, "
