@@ -13,9 +13,17 @@ greedy choices depend on the context: agreement is meaningful, accuracy is 0 for
     python benchmarks/kvpress_crosscheck.py --model random:tiny --task stargraph \
         --difficulty d=2 l=3 labels=10 compact=1 --n 24 --budgets 4 8 12 --max-new-tokens 48
 
-Writes `benchmarks/results/kvpress_crosscheck.{json,md}`: per method and budget, the share of problems whose
-completions are identical, the mean share of completion tokens agreeing up to the first divergence, the first
-divergence step, and both accuracies. Both sides decode one problem at a time (batch 1), float32, sdpa.
+or on the trained demo checkpoint, with the demo's test problems (seed 10000, test split), its sweep budgets and its
+token limit:
+
+    python benchmarks/kvpress_crosscheck.py --model demo_out/train/checkpoints/latest --task stargraph \
+        --difficulty d=2 l=3 labels=10 compact=1 --n 100 --budgets 4 6 9 12 16 --max-new-tokens 64
+
+Writes `benchmarks/results/kvpress_crosscheck-NAME.json` (NAME: `--name`, default `random` for `random:PRESET`,
+else `trained`) and rebuilds `kvpress_crosscheck.md` with one table per JSON there: per method and budget, the share
+of problems whose completions are identical, the mean share of completion tokens agreeing up to the first
+divergence, the first divergence step, and both accuracies. Both sides decode one problem at a time (batch 1),
+float32, sdpa.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from breadcrumbs.files import atomic_write
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, ROOT, command_line, environment, load_average, md_table  # noqa: E402
@@ -99,7 +109,10 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--python", default="/tmp/kvpress-venv/bin/python", help="the kvpress environment's python")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", help="names this run's JSON and table (default: random for random:PRESET, "
+                        "else trained)")
     args = parser.parse_args()
+    name = args.name or ("random" if args.model.startswith("random:") else "trained")
     torch.set_num_threads(1)
     from transformers.utils import logging as transformers_logging
 
@@ -144,10 +157,10 @@ def main() -> None:
     worker = json.loads(out.read_text())
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
-    rows, cases = [], []
+    cases = []
     for method in args.methods:
         for budget in args.budgets:
-            identical, shares, firsts, correct_ours, correct_theirs, diverged, changed = 0, [], [], 0, 0, [], 0
+            identical, shares, correct_ours, correct_theirs, diverged, changed = 0, [], 0, 0, [], 0
             for problem in problems:
                 key = f"{method}:{budget}/{problem.id}"
                 mine, theirs = ours[f"{METHODS[method][0]}:{budget}/{problem.id}"], worker["completions"][key]
@@ -155,7 +168,6 @@ def main() -> None:
                 identical += mine == theirs
                 changed += mine != full[problem.id]
                 shares.append(share)
-                firsts.append(first)
                 texts = tokenizer.batch_decode([mine, theirs], skip_special_tokens=True)
                 correct_ours += task.verify(problem, texts[0]) >= 1.0
                 correct_theirs += task.verify(problem, texts[1]) >= 1.0
@@ -167,36 +179,57 @@ def main() -> None:
                 elif mine != theirs:
                     diverged.append({"problem": problem.id, "step": first, "our_logit_gap": None,
                                      "float_tie": False, "ours": mine, "kvpress": theirs})
-            case = {
+            cases.append({
                 "method": method, "budget": budget, "problems": len(problems), "identical": identical,
                 "differs_from_full_cache": changed,
                 "token_agreement": sum(shares) / len(shares), "accuracy_ours": correct_ours / len(problems),
                 "accuracy_kvpress": correct_theirs / len(problems), "divergences": diverged,
-            }
-            cases.append(case)
-            first_divergence = min((d["step"] for d in diverged), default="–")
-            ties = sum(d["float_tie"] for d in diverged)
-            rows.append([method, budget, f"{changed}/{len(problems)}", f"{identical}/{len(problems)}",
-                         100 * case["token_agreement"], first_divergence, f"{ties}/{len(diverged)}",
-                         100 * case["accuracy_ours"], 100 * case["accuracy_kvpress"]])
+            })
 
     args.out.mkdir(parents=True, exist_ok=True)
     info = {"command": command_line(), "environment": environment(torch.device("cpu"), 1),
             "kvpress_environment": worker["versions"], "load_average": load_average(), "model": args.model,
             "task": args.task, "difficulty": knobs, "max_new_tokens": args.max_new_tokens,
             "time_ours_s": ours_s, "time_kvpress_s": kvpress_s, "cases": cases}
-    (args.out / "kvpress_crosscheck.json").write_text(json.dumps(info, indent=2) + "\n")
-    table = md_table(["method", "budget B", "ours differs from full cache", "identical completions", "token agreement %", "first divergence (step)",
-                      f"divergences at a float tie (gap < {FLOAT_TIE:g})",
-                      "accuracy ours %", "accuracy kvpress %"], rows)
-    (args.out / "kvpress_crosscheck.md").write_text(
-        f"# kvpress cross-check\n\nCommand: `{info['command']}`\n\nOurs: transformers "
-        f"{info['environment']['transformers']}, torch {info['environment']['torch']}; kvpress "
-        f"{worker['versions']['kvpress']} with transformers {worker['versions']['transformers']}. Model `{args.model}`, "
-        f"{args.task} {knobs}, {len(problems)} test-split problems, greedy, {args.max_new_tokens} new tokens, batch 1."
+    atomic_write(args.out / f"kvpress_crosscheck-{name}.json", json.dumps(info, indent=2) + "\n")
+    write_markdown(args.out)
+    print(section(args.out / f"kvpress_crosscheck-{name}.json"))
+
+
+def write_markdown(out: Path) -> Path:
+    """`kvpress_crosscheck.md`: one section per recorded run in `out` (`kvpress_crosscheck-*.json`)."""
+    runs = sorted(out.glob("kvpress_crosscheck-*.json"), reverse=True)
+    return atomic_write(
+        out / "kvpress_crosscheck.md",
+        "# kvpress cross-check\n\nOne table per recorded run (the JSON named in its heading); what each "
+        "disagreement is: docs/baselines.md (kvpress cross-check).\n\n" + "\n".join(section(path) for path in runs),
+    )
+
+
+def section(path: Path) -> str:
+    """One recorded run (a JSON written by `main`) as a markdown section: its command, setting and table."""
+    info = json.loads(path.read_text())
+    rows = []
+    for case in info["cases"]:
+        diverged, problems = case["divergences"], case["problems"]
+        rows.append([case["method"], case["budget"], f"{case['differs_from_full_cache']}/{problems}",
+                     f"{case['identical']}/{problems}", 100 * case["token_agreement"],
+                     min((d["step"] for d in diverged), default="–"),
+                     f"{sum(d['float_tie'] for d in diverged)}/{len(diverged)}",
+                     100 * case["accuracy_ours"], 100 * case["accuracy_kvpress"]])
+    table = md_table(["method", "budget B", "ours differs from full cache", "identical completions",
+                      "token agreement %", "first divergence (step)",
+                      f"divergences at a float tie (gap < {FLOAT_TIE:g})", "accuracy ours %", "accuracy kvpress %"],
+                     rows)
+    ours, theirs = info["environment"], info["kvpress_environment"]
+    return (
+        f"## Model `{info['model']}` ({path.name})\n\nCommand: `{info['command']}` (commit {ours['git_commit']})\n\n"
+        f"Ours: transformers {ours['transformers']}, torch {ours['torch']}; kvpress {theirs['kvpress']} with "
+        f"transformers {theirs['transformers']}. {info['task']} {info['difficulty']}, {info['cases'][0]['problems']} "
+        f"test-split problems, greedy, {info['max_new_tokens']} new tokens, batch 1. Wall time: ours "
+        f"{info['time_ours_s']:.0f} s, kvpress {info['time_kvpress_s']:.0f} s (load average {info['load_average']})."
         f"\n\n{table}\n"
     )
-    print(table)
 
 
 if __name__ == "__main__":

@@ -35,3 +35,32 @@ def test_auac_by_hand():
 def test_auac_needs_a_full_cache_reference_and_a_compressed_point():
     assert auac([point("beacon", 20, 0.5)]) == {}
     assert auac([point("full", 100, 0.5), point("beacon", 100, 0.5)]) == {}
+
+
+def matched(family: str, peak: float, accuracy: float, match: str) -> MethodSummary:
+    summary = point(family, peak, accuracy, method=f"{family}:@{match}")
+    summary.match = match
+    return summary
+
+
+def test_auac_uses_fixed_budget_points_only_when_a_sweep_is_present():
+    fixed_only = [point("full", 100, 0.8), point("beacon", 20, 0.8), point("tova", 50, 0.4)]
+    with_matched = fixed_only + [matched("tova", 20, 0.0, "beacon:4"), matched("tova", 30, 0.8, "beacon:4@mean")]
+    result = auac(with_matched)["t"]
+    assert result["tova"]["auac"] == pytest.approx(auac(fixed_only)["t"]["tova"]["auac"])  # 0.3 / 0.8, as by hand
+    assert result["tova"]["points"] == 1 and result["tova"]["kind"] == "fixed-budget"
+    assert "from fixed-budget points only" in auac_table(with_matched)
+
+
+def test_auac_without_a_sweep_uses_peak_matched_points_and_leaves_mean_matched_out():
+    summaries = [
+        point("full", 100, 0.8), point("beacon", 20, 0.8),
+        matched("tova", 20, 0.4, "beacon:4"),  # peak-matched: counts
+        matched("tova", 10, 0.8, "beacon:4@mean"),  # mean-matched: left out (it would lower x0 and raise tova)
+    ]
+    result = auac(summaries)["t"]
+    assert result["tova"]["kind"] == "peak-matched" and result["tova"]["points"] == 1
+    assert result["tova"]["x0"] == pytest.approx(0.2)
+    # tova: the line from (0.2, 0.4) to (1, 0.8) over [0.2, 1]: mean 0.6
+    assert result["tova"]["auac"] == pytest.approx(0.6)
+    assert "from peak-matched points only" in auac_table(summaries)

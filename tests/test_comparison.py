@@ -30,3 +30,7 @@ def test_comparison_after_a_micro_demo(tmp_path):
     markdown = (out / "comparison" / "report.md").read_text()
     assert "Matched comparisons" in markdown and "window:9" in markdown
     assert (out / "comparison" / "pareto.png").stat().st_size > 0
+    record = json.loads((out / "comparison" / "comparison.json").read_text())
+    assert record["budgets"] == list(budgets) and record["families"] == list(families)
+    assert set(record["timings_s"]) == {"sweep_s", "control_train_s", "control_eval_s", "matched_eval_s"}
+    assert all(seconds > 0 for seconds in record["timings_s"].values())

@@ -6,6 +6,13 @@ them in x order, ends at (1, full-cache accuracy) (a cache as large as the full 
 the family's smallest measured cache (no claim is made below what was measured). AUAC is the mean of that curve over
 x in [x0, 1], x0 the smallest x any family of the task reached, so every family is scored over the same range and a
 family that reaches smaller caches with the same accuracy scores higher. Range: 0..1.
+
+**One kind of point per task.** A baseline can appear both at fixed budgets (`tova:9`, a sweep) and at budgets
+matched per problem to a beacon ratio (`tova:@beacon:4`, `...@mean`); mixing them would join points of different
+kinds into one curve. So every family of a task is scored over the same kind: **fixed-budget** points when any
+baseline of the task ran at a fixed budget (matched points are left out), else **peak-matched** points (the plain
+demo's report; mean-matched points are left out). Beacons (one point per ratio) and the window control (one per
+size) are fixed-size points and count in both.
 """
 
 from __future__ import annotations
@@ -28,13 +35,35 @@ def _curve_area(points: list[tuple[float, float]], start: float) -> float:
     return area
 
 
+FIXED_BUDGET, PEAK_MATCHED = "fixed-budget", "peak-matched"
+LEFT_OUT = {
+    FIXED_BUDGET: "baselines at their swept budgets, beacons per ratio, the window control per size; points matched "
+    "to a beacon's peak or mean left out",
+    PEAK_MATCHED: "no baseline ran at a fixed budget, so baselines matched to each beacon ratio's peak; "
+    "mean-matched points left out",
+}
+
+
+def point_kind(summaries: list[MethodSummary], task: str) -> str:
+    """The kind of point `task`'s AUAC uses: fixed-budget if any baseline of the task ran at a fixed budget."""
+    fixed = any(s.task == task and s.family not in ("full", "beacon", "window") and s.match is None for s in summaries)
+    return FIXED_BUDGET if fixed else PEAK_MATCHED
+
+
+def _counts(summary: MethodSummary, kind: str) -> bool:
+    """Whether `summary` is a point of `kind` (unmatched points always are; peak-matched ones only in that kind)."""
+    return summary.match is None or (kind == PEAK_MATCHED and not summary.match.endswith("@mean"))
+
+
 def auac(summaries: list[MethodSummary]) -> dict[str, dict[str, dict]]:
-    """{task: {family: {"auac", "points", "x0"}}} for every family with at least one compressed point."""
+    """{task: {family: {"auac", "points", "x0", "kind"}}} for every family with at least one compressed point of
+    the task's point kind (`point_kind`)."""
     full = {s.task: s for s in summaries if s.family == "full"}
+    kinds = {task: point_kind(summaries, task) for task in {s.task for s in summaries}}
     points: dict[str, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
     for s in summaries:
         reference = full.get(s.task)
-        if s.family == "full" or reference is None or reference.peak_kv_entries <= 0:
+        if s.family == "full" or reference is None or reference.peak_kv_entries <= 0 or not _counts(s, kinds[s.task]):
             continue
         x = min(1.0, s.peak_kv_entries / reference.peak_kv_entries)
         points[s.task][s.family][round(x, 6)].append(s.accuracy)
@@ -49,7 +78,7 @@ def auac(summaries: list[MethodSummary]) -> dict[str, dict[str, dict]]:
             curve.append((1.0, full[task].accuracy))
             curve.insert(0, (curve[0][0], 0.0))  # the drop to 0 just left of the smallest measured cache
             result[task][family] = {"auac": _curve_area(curve, start) / (1.0 - start), "points": len(by_x),
-                                    "x0": start}
+                                    "x0": start, "kind": kinds[task]}
     return result
 
 
@@ -57,8 +86,9 @@ def auac_table(summaries: list[MethodSummary]) -> str:
     """A markdown table per task: family, AUAC, number of (cache size, accuracy) points; best first."""
     blocks = []
     for task, families in sorted(auac(summaries).items()):
-        x0 = next(iter(families.values()))["x0"]
-        lines = [f"AUAC of {task} over KV fractions [{x0:.3f}, 1] of the full cache (higher is better):", "",
+        first = next(iter(families.values()))
+        lines = [f"AUAC of {task} over KV fractions [{first['x0']:.3f}, 1] of the full cache (higher is better), "
+                 f"from {first['kind']} points only: {LEFT_OUT[first['kind']]}.", "",
                  "| family | AUAC | points |", "|---|---:|---:|"]
         for family, entry in sorted(families.items(), key=lambda item: -item[1]["auac"]):
             lines.append(f"| {family} | {entry['auac']:.3f} | {entry['points']} |")
