@@ -15,7 +15,7 @@ from breadcrumbs.models import build_preset_model
 from breadcrumbs.training import config_from_dict, train
 from breadcrumbs.training.config import DistillConfig, RLConfig
 from breadcrumbs.training.losses import HeadOptions, group_advantages, layout_batch
-from breadcrumbs.training.rl import Rollouts, rl_loss
+from breadcrumbs.training.rl import Rollouts, rl_loss, width_groups
 from breadcrumbs.training.runtime import Runtime
 from breadcrumbs.training.sft import sft_loss
 
@@ -69,6 +69,41 @@ def test_chunked_losses_equal_unchunked(model_and_tokenizer, fused, direction):
         worst = max((grads[k] - whole[2][k]).abs().max().item() / max(1.0, whole[2][k].abs().max().item())
                     for k in grads)
         assert worst <= TOLERANCE, worst
+
+
+def test_width_groups_bound_padding():
+    widths = [100, 30, 81, 79, 26, 24, 100]
+    groups = width_groups(widths, slack=1.25)
+    assert groups == [[0, 6, 2], [3], [1, 4, 5]]
+    assert sorted(i for group in groups for i in group) == list(range(len(widths)))
+    assert all(widths[group[0]] <= 1.25 * widths[i] for group in groups for i in group)
+
+
+def test_width_grouped_forwards_equal_one_forward(model_and_tokenizer):
+    """The unfused joint loss runs one forward per group of similar-width rows (teacher rows of 3 to 30 tokens,
+    students at c = 2 to 4): loss, metrics and gradients equal those of one forward over every row (fused)."""
+    model, tokenizer = model_and_tokenizer
+    batch = rollouts(tokenizer)
+    batch.completions = [row * 3 for row in batch.completions[:2]] + [row[:3] for row in batch.completions[2:]]
+    widths = [len(p) + len(c) for p, c in zip(batch.prompts, batch.completions)]
+    assert len(width_groups(widths)) > 1  # the teacher rows really are split
+    results = []
+    for fused in (True, False):
+        rt = Runtime(model, model, tokenizer, chunk_tokens=5)
+        model.zero_grad(set_to_none=True)
+        old = -torch.rand(4, 39, generator=torch.Generator().manual_seed(1)) * 5
+        loss, sums = rl_loss(rt, batch, RLConfig(temperature=0.7), DistillConfig(fused_forward=fused), 1.0, 0.5,
+                             60.0, old)
+        loss.backward()
+        metrics = {k: total / count for k, (total, count) in sums.values.items()}
+        results.append((loss.item(), metrics, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (loss_a, metrics_a, grads_a), (loss_b, metrics_b, grads_b) = results
+    assert loss_b == pytest.approx(loss_a, rel=TOLERANCE)
+    assert metrics_a["distill_kl"] > 0 and metrics_a["clip_frac"] > 0
+    for name, value in metrics_a.items():
+        assert metrics_b[name] == pytest.approx(value, rel=TOLERANCE, abs=TOLERANCE), name
+    worst = max((grads_a[k] - grads_b[k]).abs().max().item() for k in grads_a)
+    assert worst <= TOLERANCE, worst
 
 
 def test_chunked_sft_loss_equals_unchunked(model_and_tokenizer):

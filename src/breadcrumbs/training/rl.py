@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from breadcrumbs.beacon.layout import expected_peak_entries
+from breadcrumbs.beacon.layout import StudentView, beacons_fed, expected_peak_entries
 from breadcrumbs.generation import generate
 from breadcrumbs.policies import FullCache
 from breadcrumbs.tasks import Problem, Task
@@ -85,12 +85,59 @@ def collect_rollouts(
     )
 
 
+WIDTH_SLACK = 1.25  # rows forwarded together are at least 1 / WIDTH_SLACK as long as the longest of them
+
+
+def width_groups(widths: Sequence[int], slack: float = WIDTH_SLACK) -> list[list[int]]:
+    """Row indices grouped by width, longest first: every row of a group is at least `1 / slack` of the group's
+    longest, so padding a group to its longest row wastes at most `slack - 1` of each row."""
+    groups: list[list[int]] = []
+    for row in sorted(range(len(widths)), key=lambda i: -widths[i]):
+        if groups and widths[row] * slack >= widths[groups[-1][0]]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
+def score(
+    rt: Runtime,
+    rollouts: Rollouts,
+    views: Sequence[StudentView] | None,
+    options,
+    model=None,
+    teacher_hidden: torch.Tensor | None = None,
+    keep_hidden: bool = False,
+) -> dict[str, torch.Tensor]:
+    """The `TokenScorer` terms of every row of `rollouts` in the layout `views` (None: the teacher's), `[R, N]`
+    (`hidden`: `[R, N, H]`), from one forward per group of rows of similar width (`width_groups`): rollouts of
+    300 and 600 tokens, or students at c = 2 and c = 32, are not padded to the longest row of the whole batch.
+    `model` defaults to `rt.model`; `teacher_hidden` pairs each row with its teacher (see `TokenScorer`)."""
+    model = rt.model if model is None else model
+    views = list(views) if views is not None else [None] * len(rollouts)
+    width = max(len(c) for c in rollouts.completions)
+    widths = [
+        len(p) + len(c) + (beacons_fed(len(c), v) if isinstance(v, int) else 0)
+        for p, c, v in zip(rollouts.prompts, rollouts.completions, views)
+    ]
+    order, parts = [], []
+    for group in width_groups(widths):
+        pick = lambda items: [items[i] for i in group]  # noqa: E731
+        batch = layout_batch(pick(rollouts.prompts), pick(rollouts.completions), pick(views), rt.beacon_id,
+                             rt.pad_id, rt.device)
+        paired = None if teacher_hidden is None else teacher_hidden[group, : batch.completion_ids.shape[1]]
+        parts.append(model(batch, options, teacher_hidden=paired, keep_hidden=keep_hidden))
+        order += group
+    inverse = torch.argsort(torch.tensor(order, device=rt.device))
+    pad = lambda x: torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, width - x.shape[1]))  # noqa: E731
+    return {name: torch.cat([pad(part[name]) for part in parts])[inverse] for name in parts[0]}
+
+
 def sequence_logprobs(rt: Runtime, model, rollouts: Rollouts, rl_cfg: RLConfig) -> torch.Tensor:
     """Log-probs of the sampled tokens under the teacher layout (the sampling distribution), no gradient, `[B, N]`.
     `model` is a `TokenScorer` (possibly wrapped): the policy's or the reference's."""
-    batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
     with torch.no_grad(), rt.autocast():
-        return model(batch, rt.head_options(rl_cfg.temperature))["logprob"]
+        return score(rt, rollouts, None, rt.head_options(rl_cfg.temperature), model)["logprob"]
 
 
 def _normalise(per_token: torch.Tensor, mask: torch.Tensor, how: str, denominator: float) -> torch.Tensor:
@@ -130,16 +177,13 @@ def rl_loss(
             )
             terms = rt.model(batch, options, paired=True)
         else:
-            batch = layout_batch(rollouts.prompts, rollouts.completions, None, rt.beacon_id, rt.pad_id, rt.device)
             with torch.set_grad_enabled(teacher_needs_grad and torch.is_grad_enabled()):
-                terms = rt.model(batch, options, keep_hidden=distill)
+                terms = score(rt, rollouts, None, options, keep_hidden=distill)
             if distill:
-                student = layout_batch(
-                    rollouts.prompts, rollouts.completions, rollouts.ratios, rt.beacon_id, rt.pad_id, rt.device
-                )
-                paired = rt.model(student, options, teacher_hidden=terms["hidden"])
+                paired = score(rt, rollouts, rollouts.ratios, options, teacher_hidden=terms["hidden"])
                 terms.update(kl=paired["kl"], student_argmax=paired["student_argmax"])
-    mask = batch.completion_mask[:rows].float()
+    lengths = torch.tensor([len(c) for c in rollouts.completions], device=rt.device)
+    mask = (torch.arange(int(lengths.max()), device=rt.device) < lengths[:, None]).float()
     tokens = mask.sum()
     how = rl_cfg.loss_norm
     logprobs = terms["logprob"]
