@@ -44,7 +44,8 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     record = json.loads((out / "experiment.json").read_text())
     assert {"teacher", "mixed", "c8", "window", "window-joint-s0", "joint-s0", "sweep"} <= set(record["wall_s"])
     report = (out / "report" / "report.md").read_text()
-    assert "beacon:32" in report and "tova:@beacon:8" in report and "window:8" in report
+    assert "beacon:32" in report and "tova:@beacon:8" in report and "tova:@beacon:8@mean" in report
+    assert "window:8" in report and "repeated" not in report
     assert (out / "results" / "sweep" / "tuning.json").exists() and "rkv:8" in report
     assert "| window control (after joint RL) | window:8 |" in (out / "models.md").read_text()
     # a rerun finds every job done and only rewrites the report

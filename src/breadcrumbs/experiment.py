@@ -178,11 +178,15 @@ def plan(s: Settings) -> list[list[Job]]:
         + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))],
     ]
     final = f"joint-s{seed}"
-    matched = [f"{name}:@beacon:{c}" for name in BASELINES for c in s.matched_ratios]
+    # every baseline at the beacons' per-problem peak KV and at their per-problem mean KV
+    matched = [f"{name}:@beacon:{c}{statistic}" for name in BASELINES for c in s.matched_ratios
+               for statistic in ("", "@mean")]
     waves.append([
         Job(f"eval-{final}", model_of=final, methods=("full", *(f"beacon:{c}" for c in EVAL_RATIOS), *matched)),
         Job("sweep", model_of=final, sweep=True),
-        Job("eval-window", model_of=f"window-joint-s{seed}", methods=("full", *(f"window:{b}" for b in s.budgets))),
+        Job("eval-window", model_of=f"window-joint-s{seed}", methods=tuple(f"window:{b}" for b in s.budgets)),
+        # the control's own full cache in its own file: the report compares one model's `full` with every method
+        Job("eval-window-full", model_of=f"window-joint-s{seed}", methods=("full",)),
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
     ])
@@ -296,7 +300,7 @@ def run_experiment(
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
-                       "window control (after joint RL)": "eval-window"})
+                       "window control (after joint RL)": ("eval-window-full", "eval-window")})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out

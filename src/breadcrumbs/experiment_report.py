@@ -91,8 +91,8 @@ def _plot_curves(out: Path, seeds: Sequence[int], arms: Sequence[str]) -> None:
     temp.replace(out / "ablation_curves.png")
 
 
-def write_models(out: Path, models: dict[str, str]) -> None:
-    """`models.md`: per trained model (label -> results file stem), accuracy and mean peak KV entries of the full
+def write_models(out: Path, models: dict[str, str | tuple[str, ...]]) -> None:
+    """`models.md`: per trained model (label -> results file stem(s)), accuracy and mean peak KV entries of the full
     cache and of each beacon ratio (or trained window) evaluated, with the peak as a fraction of the full cache's on
     the same problems."""
     from breadcrumbs.evaluation import summarize
@@ -100,11 +100,10 @@ def write_models(out: Path, models: dict[str, str]) -> None:
 
     lines = ["| model | method | accuracy (95% CI) | of teacher | peak KV entries | peak KV / full |",
              "|---|---|---|---:|---:|---:|"]
-    for label, stem in models.items():
-        path = out / "results" / f"{stem}.jsonl"
-        if not path.exists():
-            continue
-        summaries = [s for s in summarize(read_results(path)[0]) if s.family in ("full", "beacon", "window")]
+    for label, stems in models.items():
+        paths = [out / "results" / f"{stem}.jsonl" for stem in ((stems,) if isinstance(stems, str) else stems)]
+        records = [record for path in paths if path.exists() for record in read_results(path)[0]]
+        summaries = [s for s in summarize(records) if s.family in ("full", "beacon", "window")]
         full = next((s for s in summaries if s.family == "full"), None)
         for s in sorted(summaries, key=lambda s: (s.family != "full", s.family, s.ratio or s.budget or 0)):
             kept = f"{s.accuracy / full.accuracy:.2f}" if full and full.accuracy else "–"
