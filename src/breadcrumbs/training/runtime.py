@@ -82,16 +82,42 @@ class Runtime:
         kl = {} if distill is None else {"direction": distill.direction, "teacher_grad": distill.teacher_grad}
         return HeadOptions(chunk_tokens=self.chunk_tokens, **sampled, **kl)
 
+    @property
+    def sharded(self) -> bool:
+        """Whether this process holds only shards of the weights and optimizer state (FSDP2)."""
+        from torch.distributed.fsdp import FSDPModule
+
+        return isinstance(self.model, FSDPModule)
+
     def full_state_dict(self) -> dict | None:
         """The full state dict of `base` on the main process where the weights are sharded (FSDP; a collective that
         every process must call), else None (the model's own `state_dict` is complete)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-        from torch.distributed.fsdp import FSDPModule
 
-        if not isinstance(self.model, FSDPModule):
+        if not self.sharded:
             return None
         gathered = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
         return {name.removeprefix("lm."): value for name, value in gathered.items()}
+
+    def optimizer_state(self, optimizer) -> dict:
+        """The optimizer state to checkpoint: under FSDP the full (unsharded) state, keyed by parameter name and
+        complete on the main process (a collective that every process must call); else the optimizer's own."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+
+        if not self.sharded:
+            return optimizer.state_dict()
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        return get_optimizer_state_dict(self.model, getattr(optimizer, "optimizer", optimizer), options=options)
+
+    def load_optimizer_state(self, optimizer, state: dict) -> None:
+        """Restore what `optimizer_state` wrote (under FSDP every process keeps its own shard of the full state)."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+        if not self.sharded:
+            optimizer.load_state_dict(state)
+            return
+        set_optimizer_state_dict(self.model, getattr(optimizer, "optimizer", optimizer), state,
+                                 options=StateDictOptions(full_state_dict=True))
 
     @contextlib.contextmanager
     def full_weights(self):
@@ -99,7 +125,7 @@ class Runtime:
         generation on any subset of processes runs no collective); a no-op otherwise. Every process must enter it."""
         from torch.distributed.fsdp import FSDPModule
 
-        if not isinstance(self.model, FSDPModule):
+        if not self.sharded:
             yield
             return
         self.model._get_fsdp_state()._lazy_init()  # the root must be known before a submodule runs forward alone

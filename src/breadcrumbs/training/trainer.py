@@ -248,7 +248,7 @@ class Trainer:
             stage_cfg = cfg.sft if stage == "sft" else cfg.rl
             scheduler = self._start_stage(adamw, lr, lr_lambda(stage_cfg.scheduler, stage_cfg.warmup_steps, steps))
             if state and state["stage"] == stage and first > 0:
-                optimizer.load_state_dict(state["optimizer"])
+                rt.load_optimizer_state(optimizer, state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"])
                 if acc.process_index == 0:
                     set_rng_state(state["rng"])
@@ -346,7 +346,7 @@ class Trainer:
         size = cfg.sft.batch_size if stage == "sft" else cfg.rl.batch_size // cfg.rl.group_size
         state = {
             "global_step": global_step, "stage": stage, "stage_step": stage_step,
-            "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_state(),
+            "optimizer": self.runtime.optimizer_state(optimizer), "scheduler": scheduler.state_dict(), "rng": rng_state(),
             "cursor": self.source.cursor(stage, stage_step, size), "config": cfg.to_dict(),
             "train_time_s": self.train_time_s,
         }

@@ -1,0 +1,72 @@
+"""FSDP2 resume (2 processes, gloo on CPU): a run stopped mid-stage and resumed from its checkpoint (weights and
+the sharded AdamW moments) ends with exactly the parameters and losses of an uninterrupted 2-process run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+from safetensors.torch import load_file
+
+from test_train_ddp import BACKENDS
+
+CONFIG = {
+    "model": {"name": "micro"},
+    "task": {"name": "countdown", "difficulty": {"k": 3, "max_number": 6, "max_target": 20}, "style": "direct",
+             "eval_problems": 2},
+    "beacon": {"ratios": [2, 4]},
+    "sft": {"steps": 4, "batch_size": 8, "lr": 0.01},
+    "eval": {"max_new_tokens": 8}, "checkpoint": {"every": 2, "keep": 0},
+}
+STOP_AFTER = 2  # mid-stage: steps 3 and 4 need the AdamW moments of steps 1 and 2
+WORKER = """
+import sys
+from breadcrumbs.training import load_config
+from breadcrumbs.training.trainer import Trainer, TrainingInterrupted
+config, out, mode = sys.argv[1:4]
+trainer = Trainer(None if mode == "resume" else load_config(config), out, resume=mode == "resume", progress=False,
+                  echo=False)
+if mode == "stop":
+    trainer.stop_after = %d
+try:
+    trainer.run()
+except TrainingInterrupted:
+    print("stopped")
+print("world", trainer.accelerator.num_processes, trainer.accelerator.distributed_type)
+""" % STOP_AFTER
+
+
+def launch(tmp_path, out: str, mode: str) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **BACKENDS["fsdp2"][0]}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523",
+         str(tmp_path / "worker.py"), str(tmp_path / "config.yaml"), str(tmp_path / out), mode],
+        env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "world 2 DistributedType.FSDP" in result.stdout
+    return result.stdout
+
+
+def losses(run) -> list[float]:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records if r["kind"] == "train"]
+
+
+def test_fsdp_resume_equals_uninterrupted(tmp_path):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+    (tmp_path / "worker.py").write_text(WORKER)
+    launch(tmp_path, "straight", "run")
+    assert "stopped" in launch(tmp_path, "resumed", "stop")
+    assert not (tmp_path / "resumed" / "checkpoints" / "step-4").exists()
+    launch(tmp_path, "resumed", "resume")
+    straight = load_file(tmp_path / "straight" / "checkpoints" / "step-4" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "checkpoints" / "step-4" / "model.safetensors")
+    worst = max((straight[k] - resumed[k]).abs().max().item() for k in straight)
+    print(f"max |param diff| uninterrupted vs resumed under FSDP2: {worst:.2e}")
+    assert worst == 0.0
+    assert losses(tmp_path / "resumed") == losses(tmp_path / "straight")
+    assert len(losses(tmp_path / "straight")) == 4
