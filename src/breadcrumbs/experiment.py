@@ -86,7 +86,7 @@ class Settings:
 
     @classmethod
     def cpu(cls) -> Settings:
-        """About 1.5 h on 2 CPU cores, two one-thread jobs at a time."""
+        """About 2 h 10 min on 2 CPU cores (recorded), two one-thread jobs at a time."""
         return cls()
 
     @classmethod
