@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, Run, md_table
+from common import RESULTS, Run, learning_curve_rows, md_table
 
 DIFFICULTY = {"k": 3, "max_number": 9, "max_target": 50, "backtracks": 1}
 
@@ -85,11 +85,7 @@ def main() -> None:
                 raise SystemExit(f"arm order={order} failed (exit {child.returncode})")
             walls[order] = time.perf_counter() - started
         results = [read_arm(order, Path(work) / f"order{order}", walls[order], args.every) for order in (0, 1)]
-    steps = [step for step, _ in results[0]["accuracy"]]
-    rows = [
-        [step, *(cell for r in results for cell in (f"{dict(r['accuracy'])[step]:.0%}", dict(r["ce_teacher"]).get(step, "")))]
-        for step in steps
-    ]
+    rows = learning_curve_rows(results)
     headers = ["SFT step", "closest-first (order=0): accuracy", "teacher CE", "fixed order (order=1): accuracy",
                "teacher CE"]
     walls_text = ", ".join(f"order={r['order']}: {r['wall_s']:.0f} s" for r in results)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import RESULTS, Run, md_table
+from common import RESULTS, Run, learning_curve_rows, md_table
 
 from breadcrumbs.training import config_from_dict, train
 
@@ -64,11 +64,7 @@ def main() -> None:
     run = Run("stargraph_spelling", args, torch.device("cpu"))
     with tempfile.TemporaryDirectory() as work:
         results = [run_spelling(compact, args, Path(work)) for compact in (0, 1)]
-    steps = [step for step, _ in results[0]["accuracy"]]
-    rows = [
-        [step, *(cell for r in results for cell in (f"{dict(r['accuracy'])[step]:.0%}", dict(r["ce_teacher"])[step]))]
-        for step in steps
-    ]
+    rows = learning_curve_rows(results)
     headers = ["SFT step", "default (`u>v`): accuracy", "teacher CE (nats/token)", "compact=1 (`uv`): accuracy",
                "teacher CE (nats/token)"]
     table = md_table(headers, rows)

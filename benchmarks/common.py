@@ -245,3 +245,13 @@ class Run:
         (out / f"{self.name}.md").write_text("\n".join(lines))
         print(f"wrote {out / (self.name + '.json')} and {out / (self.name + '.md')}")
         return out / f"{self.name}.md"
+
+
+def learning_curve_rows(results: Sequence[dict]) -> list[list[object]]:
+    """One row per evaluated step: the step, then each arm's held-out accuracy and teacher CE at that step (arms'
+    `accuracy` and `ce_teacher` are lists of (step, value))."""
+    steps = [step for step, _ in results[0]["accuracy"]]
+    return [
+        [step, *(cell for r in results for cell in (f"{dict(r['accuracy'])[step]:.0%}", dict(r["ce_teacher"]).get(step, "")))]
+        for step in steps
+    ]
