@@ -31,7 +31,7 @@ def workdir(tmp_path: Path) -> Path:
 
 CASES = [
     (["demo", "--task", "sudoku", "--out", "{w}/d"], "unknown demo task 'sudoku'"),
-    (["demo", "--out", "{w}/not-a-dir/sub", "--micro"], "cannot write to"),
+    (["demo", "--out", "{w}/not-a-dir/sub", "--micro"], "is a file, not a folder"),
     (["generate", "-p", "x", "--policy", "beacon:0"], "ratio must be an integer >= 1"),
     (["generate", "-p", "x", "--policy", "sliding:4"], "unknown policy 'sliding'"),
     (["generate", "-p", "x", "--model", "{w}/missing"], "no model at"),

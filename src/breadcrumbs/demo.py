@@ -103,16 +103,6 @@ def demo_methods() -> list[str]:
     return ["full", *beacons, *matched]
 
 
-def _check_writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise BreadcrumbsError(f"cannot write to {str(out_dir)!r} ({err.strerror}); choose another --out") from None
-
-
 def run_demo(
     task: str = "stargraph",
     out_dir: str | Path = "demo_out",
@@ -130,10 +120,11 @@ def run_demo(
     from breadcrumbs.tasks import get_task
     from breadcrumbs.training import train
     from breadcrumbs.training.checkpoint import latest_checkpoint
+    from breadcrumbs.validation import check_output_dir
 
     settings = demo_settings(task, micro)
     out_dir = Path(out_dir)
-    _check_writable(out_dir)
+    check_output_dir(out_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     run_dir = out_dir / "train"
