@@ -1,9 +1,10 @@
 """Two processes (torchrun, gloo on CPU) train on the same global batch as one process, and stay in sync: under DDP
-and under FSDP2 (accelerate's FSDP settings, applied on CPU by `make_accelerator`). DeepSpeed does not initialise
-its processes on CPU through accelerate; `benchmarks/gpu/deepspeed_zero2.sh` checks it on a GPU."""
+under FSDP2 (accelerate's FSDP settings, applied on CPU by `make_accelerator`) and, where `deepspeed` is installed,
+under DeepSpeed ZeRO-2 (DeepSpeed's CPU accelerator, gloo)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -39,15 +40,20 @@ if rank == 0 or trainer.accelerator.distributed_type != "FSDP":  # FSDP: one cop
     torch.save(params, f"{sys.argv[2]}/params-rank{rank}.pt")
 print("world", trainer.accelerator.num_processes, trainer.accelerator.distributed_type)
 """
-# what `accelerate launch` sets for each backend (`accelerate launch --use_fsdp --fsdp_version 2 ...`)
+# what `accelerate launch` sets for each backend (`accelerate launch --use_fsdp --fsdp_version 2 ...`,
+# `accelerate launch --use_deepspeed --zero_stage 2 ...`)
 BACKENDS = {
     "ddp": ({}, "MULTI_CPU"),
     "fsdp2": ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
                "FSDP_RESHARD_AFTER_FORWARD": "true", "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT"}, "FSDP"),
+    "deepspeed_zero2": ({"ACCELERATE_USE_DEEPSPEED": "true", "ACCELERATE_DEEPSPEED_ZERO_STAGE": "2"}, "DEEPSPEED"),
 }
+NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not installed")
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", [
+    pytest.param(name, marks=NO_DEEPSPEED) if name.startswith("deepspeed") else name for name in BACKENDS
+])
 def test_two_processes_match_one(tmp_path, backend):
     launch_env, distributed_type = BACKENDS[backend]
     config_path = tmp_path / "config.yaml"

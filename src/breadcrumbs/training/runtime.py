@@ -24,13 +24,16 @@ def make_accelerator(cpu: bool, mixed_precision: str, grad_clip: float):
     (`ACCELERATE_USE_FSDP` and the `FSDP_*` variables) are applied here too, which lets gloo runs test it; only
     FSDP2 (`fsdp_version: 2`) is supported, since rollouts and checkpoints gather full weights with its
     `unshard`. DeepSpeed: the loop feeds no dataloader, so the per-process micro-batch is declared (one optimizer
-    step per `accelerator.backward` with gradient sync) and `optim.grad_clip` becomes DeepSpeed's clipping.
+    step per `accelerator.backward` with gradient sync) and `optim.grad_clip` becomes DeepSpeed's clipping; on CPU
+    (DeepSpeed's CPU accelerator) the process group is gloo, named so that accelerate counts its processes.
     """
     from accelerate import Accelerator, FullyShardedDataParallelPlugin, PartialState
-    from accelerate.utils import DistributedType
+    from accelerate.utils import DistributedType, InitProcessGroupKwargs
 
     deepspeed = os.environ.get("ACCELERATE_USE_DEEPSPEED", "false").lower() == "true"
-    accelerator = Accelerator(cpu=cpu and not deepspeed, mixed_precision=mixed_precision)  # cpu=True drops DeepSpeed
+    # cpu=True would drop DeepSpeed; without a backend accelerate would see 1 process per rank on CPU
+    handlers = [InitProcessGroupKwargs(backend="gloo")] if cpu and deepspeed else []
+    accelerator = Accelerator(cpu=cpu and not deepspeed, mixed_precision=mixed_precision, kwargs_handlers=handlers)
     state = accelerator.state
     fsdp = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
     if fsdp and state.distributed_type == DistributedType.MULTI_CPU:
@@ -44,7 +47,7 @@ def make_accelerator(cpu: bool, mixed_precision: str, grad_clip: float):
         ds = state.deepspeed_plugin.deepspeed_config
         ds["train_micro_batch_size_per_gpu"] = 1
         ds["gradient_accumulation_steps"] = 1
-        ds["train_batch_size"] = "auto"  # accelerate fills in micro-batch x processes
+        ds["train_batch_size"] = state.num_processes  # micro-batch 1 x accumulation 1 x processes
         ds["gradient_clipping"] = grad_clip
     return accelerator
 
