@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Issue 14: DeepSpeed ZeRO-2 through `accelerate` on one CUDA GPU (accelerate does not start DeepSpeed processes on
-# CPU, so the CPU suite cannot test it). Trains the 2-process test's config (micro model, 2 SFT steps with
-# micro-batches + 1 RL step with a reference KL) once plainly and once under ZeRO-2 (what `accelerate launch
-# --use_deepspeed --zero_stage 2` sets), and compares the weights after the SFT steps. No internet, no weights.
+# Issue 14: DeepSpeed ZeRO-2 through `accelerate` on one CUDA GPU (on CPU, tests/test_train_ddp.py runs it with 2
+# processes where deepspeed is installed: benchmarks/results/deepspeed_zero2_cpu.md). Trains the 2-process test's
+# config (micro model, 2 SFT steps with micro-batches + 1 RL step with a reference KL) once plainly and once under
+# ZeRO-2 (what `accelerate launch --use_deepspeed --zero_stage 2` sets), and compares the weights after the SFT
+# steps. No internet, no weights.
 # Needs `deepspeed` importable (WHEELS=/dir installs it from local wheels). About a minute.
 #   OUT=/tmp/out bash benchmarks/gpu/deepspeed_zero2.sh     -> $OUT/deepspeed_zero2.txt (PASS|FAIL|SKIP line + figures)
 set -uo pipefail
