@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 
@@ -51,6 +52,13 @@ BACKENDS = {
 NO_DEEPSPEED = pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None, reason="deepspeed is not installed")
 
 
+def free_port() -> str:
+    """A port no one listens on now: a fixed one collides when two test runs share a machine."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
 @pytest.mark.parametrize("backend", [
     pytest.param(name, marks=NO_DEEPSPEED) if name.startswith("deepspeed") else name for name in BACKENDS
 ])
@@ -64,7 +72,7 @@ def test_two_processes_match_one(tmp_path, backend):
     worker.write_text(WORKER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **launch_env}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29517 + list(BACKENDS).index(backend)),
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
          str(worker), str(config_path), str(tmp_path / "two")],
         env=env, capture_output=True, text=True, timeout=300,
     )

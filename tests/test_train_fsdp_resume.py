@@ -11,16 +11,12 @@ import sys
 import yaml
 from safetensors.torch import load_file
 
-from test_train_ddp import BACKENDS
+from test_train_ddp import BACKENDS, free_port
+from test_train_ddp import CONFIG as DDP_CONFIG
 
-CONFIG = {
-    "model": {"name": "micro"},
-    "task": {"name": "countdown", "difficulty": {"k": 3, "max_number": 6, "max_target": 20}, "style": "direct",
-             "eval_problems": 2},
-    "beacon": {"ratios": [2, 4]},
-    "sft": {"steps": 4, "batch_size": 8, "lr": 0.01},
-    "eval": {"max_new_tokens": 8}, "checkpoint": {"every": 2, "keep": 0},
-}
+# the 2-process test's run, SFT only, 4 steps, a checkpoint every 2
+CONFIG = {**DDP_CONFIG, "sft": {**DDP_CONFIG["sft"], "steps": 4}, "rl": {**DDP_CONFIG["rl"], "steps": 0},
+          "checkpoint": {"every": 2, "keep": 0}}
 STOP_AFTER = 2  # mid-stage: steps 3 and 4 need the AdamW moments of steps 1 and 2
 WORKER = """
 import sys
@@ -42,7 +38,7 @@ print("world", trainer.accelerator.num_processes, trainer.accelerator.distribute
 def launch(tmp_path, out: str, mode: str) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", **BACKENDS["fsdp2"][0]}
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29523",
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
          str(tmp_path / "worker.py"), str(tmp_path / "config.yaml"), str(tmp_path / out), mode],
         env=env, capture_output=True, text=True, timeout=900,
     )
