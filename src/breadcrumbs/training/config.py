@@ -104,7 +104,7 @@ class DistillConfig:
     warmup_steps: int = 0  # steps of linear_warmup from 0 to `weight`
     teacher_grad: bool = False  # let the distillation gradient flow into the teacher (full-cache) path too
     # true: teacher and student rows in one forward, padded to the longest student row; false: teacher rows, then
-    # student rows, each in groups of similar width (2.4x faster joint update on long traces, train_step_long.md)
+    # student rows, each in groups of similar width (2.7x faster joint update on long traces, train_step_long.md)
     fused_forward: bool = False
     steps: int = 0  # two_stage only: distillation steps on the final policy's rollouts
 
