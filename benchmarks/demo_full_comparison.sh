@@ -19,7 +19,7 @@ DEVICE="${DEVICE:-cpu}"
 KVPRESS="${KVPRESS-/tmp/kvpress-venv/bin/python}"
 MICRO_FLAG="${MICRO:+--micro}"
 mkdir -p "$RECORD/demo" "$RECORD/comparison"
-resumed=$([ -e "$OUT/train" ] && echo "yes (wall times cover this rerun only)" || echo no)
+resumed=$([ -e "$OUT/train/checkpoints/latest" ] && echo "yes (wall times cover this rerun only)" || echo no)
 command="python -m breadcrumbs demo --full-comparison --out $OUT --device $DEVICE --quiet $MICRO_FLAG"
 started=$(date -u +%FT%TZ)
 start=$(date +%s)
