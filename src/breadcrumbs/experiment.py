@@ -140,6 +140,11 @@ def _sft(s: Settings, steps: int, student_weight: float, **extra) -> dict:
             "student_weight": student_weight, **extra}
 
 
+def _window_layout(s: Settings) -> dict:
+    """The `beacon` section of the trained window control: a student that keeps the last B tokens, B per sequence."""
+    return {"ratios": list(s.window_sizes), "layout": "window", "sampling": "choice"}
+
+
 def _arm(s: Settings, arm: str, seed: int, start: str = "mixed") -> dict:
     """The config of one ablation arm: the same start (`start`), the same wall time, one training signal each."""
     rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
@@ -155,9 +160,8 @@ def _arm(s: Settings, arm: str, seed: int, start: str = "mixed") -> dict:
         return _train_config(s, seed, sft=sft, **budget, **eval_every)
     distill = {"joint": {"mode": "joint"}, "rl": {"mode": "off"}, "distill": {"mode": "two_stage", "steps": 100_000}}
     rl_section = dict(rl, steps=0) if arm == "distill" else rl
-    window = {"beacon": {"ratios": list(s.window_sizes), "layout": "window", "sampling": "choice"}}
-    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every,
-                         **(window if start == "window" else {}))
+    layout = {"beacon": _window_layout(s)} if start == "window" else {}
+    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every, **layout)
 
 
 def plan(s: Settings) -> list[list[Job]]:
@@ -171,8 +175,7 @@ def plan(s: Settings) -> list[list[Job]]:
             Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
                                     beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
             Job("window", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
-                                        beacon={"ratios": list(s.window_sizes), "layout": "window",
-                                                "sampling": "choice"}, eval={"ratios": list(s.window_sizes)})),
+                                        beacon=_window_layout(s), eval={"ratios": list(s.window_sizes)})),
         ],
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
         + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))],
