@@ -39,7 +39,8 @@ rank = trainer.accelerator.process_index
 params = trainer.runtime.full_state_dict() or trainer.model.state_dict()
 if rank == 0 or trainer.accelerator.distributed_type != "FSDP":  # FSDP: one copy, sharded; gathered on rank 0
     torch.save(params, f"{sys.argv[2]}/params-rank{rank}.pt")
-print("world", trainer.accelerator.num_processes, trainer.accelerator.distributed_type)
+if trainer.accelerator.is_main_process:  # one line from one rank: two ranks' prints can interleave
+    print(f"world {trainer.accelerator.num_processes} {trainer.accelerator.distributed_type!s}", flush=True)
 """
 # what `accelerate launch` sets for each backend (`accelerate launch --use_fsdp --fsdp_version 2 ...`,
 # `accelerate launch --use_deepspeed --zero_stage 2 ...`)

@@ -30,8 +30,9 @@ if mode == "stop":
 try:
     trainer.run()
 except TrainingInterrupted:
-    print("stopped")
-print("world", trainer.accelerator.num_processes, trainer.accelerator.distributed_type)
+    print("stopped", flush=True)
+if trainer.accelerator.is_main_process:  # one line from one rank: two ranks' prints can interleave
+    print(f"world {trainer.accelerator.num_processes} {trainer.accelerator.distributed_type!s}", flush=True)
 """ % STOP_AFTER
 
 
