@@ -179,6 +179,11 @@ def test_prompt_outside_the_vocabulary_names_the_characters(capsys, prompt):
     assert "cannot encode" in line and "U+" in line
 
 
+def test_prompt_holding_the_beacon_token_is_refused(capsys):
+    line = one_error(capsys, "generate", "-m", "micro", "-p", "1 2 <beacon> 3", "-n", "2", "-q")
+    assert "reserved token <beacon>" in line and "remove it" in line
+
+
 def test_truncated_trainer_state_on_resume(capsys, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(MICRO_RUN)

@@ -273,9 +273,19 @@ def sample_next(
 def _tokenize(
     tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str] | Sequence[Sequence[int]]
 ) -> list[list[int]]:
+    """Token ids of every prompt; a prompt holding the beacon token (only the cache may place it) is refused."""
     if all(isinstance(prompt, str) for prompt in prompts):
-        return [_encode(tokenizer, prompt, index) for index, prompt in enumerate(prompts)]
-    return [list(prompt) for prompt in prompts]
+        rows = [_encode(tokenizer, prompt, index) for index, prompt in enumerate(prompts)]
+    else:
+        rows = [list(prompt) for prompt in prompts]
+    beacon = tokenizer.get_vocab().get(BEACON_TOKEN)
+    for index, row in enumerate(rows):
+        if beacon is not None and beacon in row:
+            raise BreadcrumbsError(
+                f"prompt {index + 1} contains the reserved token {BEACON_TOKEN} (id {beacon}), which only the "
+                f"compressing cache may place; remove it from the prompt"
+            )
+    return rows
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, prompt: str, index: int) -> list[int]:
