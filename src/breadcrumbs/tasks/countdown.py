@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks.arith import PRECEDENCE, Expr, apply, evaluate, literals, parse_expression
-from breadcrumbs.tasks.base import Knob, Problem, Task, answer_text, require, require_ints
+from breadcrumbs.tasks.base import Knob, Problem, Task, answer_text, parse_int, require, require_ints
 from breadcrumbs.tasks.registry import register_task
 
 MAX_SEARCH_LINES = 40
@@ -181,8 +181,15 @@ class Countdown(Task):
         return (found.lines if style == "search" else found.path), found.answer
 
     def parse_answer(self, text: str) -> Expr | None:
+        """The answer's expression; `Answer: 10+7+2 = 19` is read too, when the stated value is the expression's."""
         answer = answer_text(text)
-        return None if answer is None else parse_expression(answer)
+        if answer is None:
+            return None
+        expression, equals, stated = answer.partition("=")
+        tree = parse_expression(expression)
+        if tree is None or (equals and evaluate(tree) != parse_int(stated)):
+            return None
+        return tree
 
     def check(self, problem: Problem, answer: Expr) -> bool:
         used, given = Counter(literals(answer)), Counter(problem.data["numbers"])
