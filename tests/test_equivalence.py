@@ -8,13 +8,14 @@ import torch
 from breadcrumbs.beacon import attention_mask_for, build_student_batch
 from breadcrumbs.generation import DecodeSession, _left_pad
 from breadcrumbs.models import beacon_token_id
-from breadcrumbs.beacon.layout import SlidingWindow
+from breadcrumbs.beacon.layout import LaggedBeacons, SlidingWindow, expected_peak_entries
 from breadcrumbs.policies import FullCache, student_policy
 from conftest import ARCHITECTURES, tiny_model
 
 TOLERANCE = 1e-4
 RATIOS = [1, 2, 3, 4, 16]
 WINDOWS = [SlidingWindow(3), SlidingWindow(10)]  # the trained window control's mask vs window:B eviction
+LAGGED = [LaggedBeacons(2, 1), LaggedBeacons(3, 2)]  # beacons with a raw tail of 1 or 2 closed windows
 
 
 def random_batch(seed: int, vocab: tuple[int, int] = (5, 99)):
@@ -64,7 +65,7 @@ def test_parallel_student_forward_equals_evicting_decode(arch, attn):
     model, tokenizer = tiny_model(arch, attn)
     prompts, completions = random_batch(seed=len(arch))
     worst = 0.0
-    for ratio in RATIOS + WINDOWS + [None]:
+    for ratio in RATIOS + LAGGED + WINDOWS + [None]:
         incremental, _ = incremental_logits(model, tokenizer, prompts, completions, ratio)
         for padding_side in ("left", "right"):
             parallel = parallel_logits(model, tokenizer, prompts, completions, ratio, padding_side)
@@ -74,7 +75,7 @@ def test_parallel_student_forward_equals_evicting_decode(arch, attn):
     assert worst <= TOLERANCE
 
 
-@pytest.mark.parametrize("view", [4, SlidingWindow(3)])
+@pytest.mark.parametrize("view", [4, LaggedBeacons(4, 1), SlidingWindow(3)])
 def test_mask_is_not_trivially_causal(qwen2_tiny, view):
     """Guard against a vacuous equivalence: the beacon and window layouts must change the logits versus causal."""
     model, tokenizer = qwen2_tiny
@@ -103,3 +104,27 @@ def test_eviction_is_physical(qwen2_tiny):
     # 12 fed: beacons after tokens 4 and 8 (token 12 closes a window but nothing followed it), window 9..12 open.
     assert session.cache.length == prompt_width + 2 + 4
     assert session.cache.layers[0].keys.shape[2] == session.cache.length
+
+
+def test_lagged_beacons_differ_from_plain_beacons(qwen2_tiny):
+    """The raw tail changes what a token sees: lag 1 is neither plain beacons nor the full cache."""
+    model, tokenizer = qwen2_tiny
+    prompts, completions = random_batch(seed=6)
+    lagged = parallel_logits(model, tokenizer, prompts, completions, LaggedBeacons(3, 1), "left")
+    for other in (3, None):
+        plain = parallel_logits(model, tokenizer, prompts, completions, other, "left")
+        assert max((a - b).abs().max().item() for a, b in zip(lagged, plain)) > 1e-2
+
+
+@pytest.mark.parametrize("lag", [1, 2])
+def test_lagged_eviction_is_physical(qwen2_tiny, lag):
+    """With lag L the cache holds prompt + beacons + the last L closed windows + the open window, as the rule says."""
+    model, tokenizer = qwen2_tiny
+    prompts, completions = random_batch(seed=4)
+    completions = [c[:16] for c in completions]  # 15 tokens fed per row: windows of 3 closed after 3, 6, 9, 12
+    _, session = incremental_logits(model, tokenizer, prompts, completions, LaggedBeacons(3, lag))
+    prompt_width = max(len(p) for p in prompts)
+    # 15 fed: 4 beacons fed (token 15 closed a window that nothing followed), L closed windows raw, 3 open tokens
+    assert session.cache.length == prompt_width + 4 + lag * 3 + 3
+    assert session.cache.layers[0].keys.shape[2] == session.cache.length
+    assert expected_peak_entries(prompt_width, 15, LaggedBeacons(3, lag)) == prompt_width + 4 + (lag + 1) * 3

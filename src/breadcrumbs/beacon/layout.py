@@ -12,6 +12,11 @@ training equal positions in incremental decoding. Visibility (see `masks.py`):
 The completion token j is predicted by the logits of the token fed just before it, skipping beacons: the last
 prompt token for j = 0, completion token j - 1 otherwise (a beacon's own logits are never used).
 
+With an eviction **lag** `L` (`LaggedBeacons(c, L)`, config `beacon.lag`; L = 0 is the rule above), a closed window
+stays raw for L more windows: a generated token or beacon of window w also sees the raw tokens of windows w - L .. w
+(and every earlier beacon). Incremental decoding feeds the beacon of window w, then evicts window w - L, so it holds
+the prompt, the beacons and at most L + 1 raw windows: a recent raw tail next to the compressed past.
+
 The trained **sliding-window control** (`SlidingWindow(B)` in place of a ratio) is the same machinery without
 beacons: a generated token sees the prompt and the `B` most recent generated tokens (itself included), which is
 exactly what incremental decoding holds when it keeps the prompt plus `B` generated entries and evicts the oldest
@@ -46,22 +51,61 @@ class SlidingWindow:
         return f"w{self.size}"
 
 
-# What one student row sees: a beacon ratio, a sliding window, or None (the teacher: full causal attention).
-StudentView = int | SlidingWindow | None
+def check_lag(lag: int) -> int:
+    """An eviction lag is a whole number of windows >= 0 (0: a window is evicted as soon as its beacon is fed)."""
+    if isinstance(lag, bool) or not isinstance(lag, int) or lag < 0:
+        raise BreadcrumbsError(f"beacon eviction lag must be an integer >= 0 (windows kept raw), got {lag!r}")
+    return lag
+
+
+@dataclass(frozen=True)
+class LaggedBeacons:
+    """Student view of beacons at `ratio` whose windows stay raw for `lag` more windows before eviction."""
+
+    ratio: int
+    lag: int
+
+    def __post_init__(self):
+        check_ratio(self.ratio)
+        if check_lag(self.lag) == 0:
+            raise BreadcrumbsError("a lagged beacon view needs lag >= 1; lag 0 is the plain ratio")
+
+    @property
+    def label(self) -> str:
+        return f"c{self.ratio}l{self.lag}"
+
+
+# What one student row sees: a beacon ratio, lagged beacons, a sliding window, or None (the teacher: full causal
+# attention).
+StudentView = int | LaggedBeacons | SlidingWindow | None
 STUDENT_LAYOUTS = ("beacon", "window")
 
 
-def student_views(layout: str, sizes: Sequence[int]) -> list[int | SlidingWindow]:
-    """The student views a training config asks for: `beacon` -> the ratios themselves, `window` -> one
-    `SlidingWindow(B)` per size (config key `beacon.layout`)."""
+def student_views(layout: str, sizes: Sequence[int], lag: int = 0) -> list[int | LaggedBeacons | SlidingWindow]:
+    """The student views a training config asks for: `beacon` -> the ratios themselves (`LaggedBeacons` when `lag`
+    > 0), `window` -> one `SlidingWindow(B)` per size (config keys `beacon.layout`, `beacon.lag`)."""
     if layout not in STUDENT_LAYOUTS:
         raise BreadcrumbsError(f"student layout must be one of {', '.join(STUDENT_LAYOUTS)}, got {layout!r}")
-    return [SlidingWindow(size) for size in sizes] if layout == "window" else list(sizes)
+    if layout == "window":
+        if check_lag(lag):
+            raise BreadcrumbsError("beacon.lag applies to the beacon layout only; set it to 0 for layout: window")
+        return [SlidingWindow(size) for size in sizes]
+    return [LaggedBeacons(size, lag) for size in sizes] if check_lag(lag) else list(sizes)
 
 
-def view_label(view: int | SlidingWindow) -> str:
-    """`c4` for beacons at ratio 4, `w8` for a sliding window of 8 (metric names in training logs)."""
-    return view.label if isinstance(view, SlidingWindow) else f"c{view}"
+def view_label(view: int | LaggedBeacons | SlidingWindow) -> str:
+    """`c4` for beacons at ratio 4, `c4l2` with an eviction lag of 2, `w8` for a sliding window of 8 (metric names
+    in training logs)."""
+    return f"c{view}" if isinstance(view, int) else view.label
+
+
+def _ratio_and_lag(view: StudentView) -> tuple[int | None, int]:
+    """The beacon ratio (None: no beacons) and eviction lag of one row's view."""
+    if view is None or isinstance(view, SlidingWindow):
+        return None, 0
+    if isinstance(view, LaggedBeacons):
+        return view.ratio, view.lag
+    return check_ratio(view), 0
 
 
 @dataclass
@@ -76,6 +120,7 @@ class StudentBatch:
     completion_ids: torch.LongTensor
     completion_mask: torch.BoolTensor
     sliding: torch.LongTensor  # [B]: generated tokens a generated token sees (SlidingWindow size); 0 = no limit
+    lag: torch.LongTensor  # [B]: closed windows a token still sees raw (LaggedBeacons lag); 0 = its own window only
 
     @property
     def valid(self) -> torch.BoolTensor:
@@ -126,8 +171,8 @@ def build_student_batch(
 ) -> StudentBatch:
     """Interleave beacons into (prompt, completion) pairs and pad them into one batch.
 
-    `ratio` is one view for the whole batch or one per row (mixed-ratio training): an int ratio (beacons), a
-    `SlidingWindow` (the trained window control: no beacons, a sliding mask), or None for the teacher layout
+    `ratio` is one view for the whole batch or one per row (mixed-ratio training): an int ratio (beacons),
+    `LaggedBeacons` (beacons with a raw tail), a `SlidingWindow` (the trained window control: no beacons, a sliding mask), or None for the teacher layout
     (no beacon: ordinary causal attention over prompt + completion).
     """
     if len(prompt_ids) != len(completion_ids):
@@ -141,9 +186,9 @@ def build_student_batch(
     for prompt, completion, row_ratio in zip(prompt_ids, completion_ids, ratios):
         if not prompt:
             raise BreadcrumbsError("every prompt needs at least one token (e.g. BOS)")
-        beacon_ratio = None if row_ratio is None or isinstance(row_ratio, SlidingWindow) else check_ratio(row_ratio)
-        rows.append(_row_layout(prompt, completion, beacon_ratio, beacon_id))
+        rows.append(_row_layout(prompt, completion, _ratio_and_lag(row_ratio)[0], beacon_id))
     sliding = torch.tensor([view.size if isinstance(view, SlidingWindow) else 0 for view in ratios], dtype=torch.long)
+    lag = torch.tensor([_ratio_and_lag(view)[1] for view in ratios], dtype=torch.long)
     width = max(len(tokens) for tokens, *_ in rows)
     n_max = max((len(c) for c in completion_ids), default=0)
     batch = len(rows)
@@ -166,7 +211,7 @@ def build_student_batch(
         completions[row, :n] = torch.tensor(list(completion), dtype=torch.long)
         completion_mask[row, :n] = True
     return StudentBatch(
-        input_ids, position_ids, window_ids, is_beacon, predict_index, completions, completion_mask, sliding
+        input_ids, position_ids, window_ids, is_beacon, predict_index, completions, completion_mask, sliding, lag
     )
 
 
@@ -175,17 +220,24 @@ def beacons_fed(tokens_fed: int, ratio: int) -> int:
     return max(tokens_fed - 1, 0) // ratio
 
 
+def layout_width(prompt_len: int, completion_len: int, view: StudentView) -> int:
+    """Tokens of one unpadded row in the layout of `view`: prompt, completion and the beacons interleaved."""
+    ratio = _ratio_and_lag(view)[0]
+    return prompt_len + completion_len + (beacons_fed(completion_len, ratio) if ratio else 0)
+
+
 def expected_peak_entries(prompt_len: int, tokens_fed: int, ratio: StudentView) -> int:
     """The KV entries a sequence holds at its peak, by the layout rule (used to check the measured figure).
 
-    With beacons: the prompt, one beacon per closed window, and a full window at the moment a beacon is fed
-    (its window is evicted right after); with a sliding window: the prompt and at most `size` fed tokens;
-    without (ratio None): the prompt and every fed token.
+    With beacons: the prompt, one beacon per closed window, and the raw windows at the moment a beacon is fed (its
+    own, plus `lag` earlier ones; the oldest is evicted right after); with a sliding window: the prompt and at most
+    `size` fed tokens; without (ratio None): the prompt and every fed token.
     """
     if ratio is None:
         return prompt_len + tokens_fed
     if isinstance(ratio, SlidingWindow):
         return prompt_len + min(tokens_fed, ratio.size)
+    ratio, lag = _ratio_and_lag(ratio)
     closed = beacons_fed(tokens_fed, ratio)
     open_window = tokens_fed - closed * ratio
-    return prompt_len + closed + (ratio if closed else open_window)
+    return prompt_len + closed + (min(lag + 1, closed) * ratio if closed else open_window)

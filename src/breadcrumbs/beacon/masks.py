@@ -19,13 +19,16 @@ def _visible(
     q_index: torch.Tensor,
     k_index: torch.Tensor,
     sliding: torch.Tensor,
+    lag: torch.Tensor,
 ) -> torch.Tensor:
     """The visibility rule for broadcastable query/key attributes (see `layout.py`); `sliding` > 0 limits a
     generated query to that many most recent generated keys (the window control has no beacons, so index distance
-    is generated-token distance)."""
+    is generated-token distance); `lag` > 0 lets a query see the raw keys of that many earlier windows (causality
+    keeps later windows out)."""
     causal = k_index <= q_index
     recent = (sliding == 0) | (q_index - k_index < sliding)
-    shared = (k_window == PROMPT_WINDOW) | ((k_window == q_window) & recent) | (k_beacon & (k_window < q_window))
+    raw = (q_window - k_window <= lag) & recent
+    shared = (k_window == PROMPT_WINDOW) | raw | (k_beacon & (k_window < q_window))
     real = (k_window != PAD_WINDOW) & (q_window != PAD_WINDOW)
     # A padding query sees itself only, so no softmax row is empty (an empty row gives NaN in sdpa).
     return (causal & shared & real) | (k_index == q_index)
@@ -38,7 +41,7 @@ def dense_mask(batch: StudentBatch) -> torch.BoolTensor:
     windows = batch.window_ids
     mask = _visible(
         windows[:, :, None], windows[:, None, :], batch.is_beacon[:, None, :], index[None, :, None], index[None, None, :],
-        batch.sliding[:, None, None],
+        batch.sliding[:, None, None], batch.lag[:, None, None],
     )
     return mask[:, None]
 
@@ -47,10 +50,10 @@ def flex_block_mask(batch: StudentBatch):
     """A flex-attention `BlockMask` with the same visibility rule (sparse: whole evicted blocks are skipped)."""
     from torch.nn.attention.flex_attention import create_block_mask
 
-    windows, beacons, sliding = batch.window_ids, batch.is_beacon, batch.sliding
+    windows, beacons, sliding, lag = batch.window_ids, batch.is_beacon, batch.sliding, batch.lag
 
     def mask_mod(b, h, q_idx, kv_idx):
-        return _visible(windows[b, q_idx], windows[b, kv_idx], beacons[b, kv_idx], q_idx, kv_idx, sliding[b])
+        return _visible(windows[b, q_idx], windows[b, kv_idx], beacons[b, kv_idx], q_idx, kv_idx, sliding[b], lag[b])
 
     batch_size, width = windows.shape
     return create_block_mask(mask_mod, batch_size, None, width, width, device=windows.device)

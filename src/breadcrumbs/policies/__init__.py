@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from breadcrumbs.beacon.layout import SlidingWindow
+from breadcrumbs.beacon.layout import LaggedBeacons, SlidingWindow
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.base import CachePolicy, FullCache
 from breadcrumbs.policies.beacon import BeaconPolicy
@@ -33,6 +33,14 @@ def _full_cache(spec: str, argument: str | None) -> FullCache:
     return FullCache()
 
 
+def _beacon(spec: str, argument: str | None, **settings) -> BeaconPolicy:
+    """`beacon:C` (and `beacon:C:lag=L`: windows stay raw for L more windows)."""
+    return BeaconPolicy(_int_argument(spec, argument), **settings)
+
+
+_beacon.policy_class = BeaconPolicy
+
+
 def _scored(cls: type[ScoredEvictionPolicy]) -> Callable[..., CachePolicy]:
     """Factory of a budgeted baseline: `name:BUDGET` or `name:@REF[@mean]`, plus `:key=value` settings."""
 
@@ -46,7 +54,7 @@ def _scored(cls: type[ScoredEvictionPolicy]) -> Callable[..., CachePolicy]:
 # name -> factory(spec, argument, **settings) -> policy
 POLICY_FACTORIES: dict[str, Callable[..., CachePolicy]] = {
     "full": _full_cache,
-    "beacon": lambda spec, argument: BeaconPolicy(_int_argument(spec, argument)),
+    "beacon": _beacon,
     # Training-free eviction baselines: `name:BUDGET` (generated entries kept besides the prompt) or
     # `name:@beacon:8[@mean]` (budget matched per problem to another method's measured peak/mean entries).
     "streaming": _scored(StreamingPolicy),
@@ -70,9 +78,14 @@ def _setting(spec: str, text: str) -> tuple[str, int | float]:
     raise BreadcrumbsError(f"policy {spec!r}: setting {text!r} needs a number, e.g. {name}=4")
 
 
-def student_policy(view: int | SlidingWindow) -> CachePolicy:
-    """The serving policy of a student view: `BeaconPolicy(c)` for a ratio, `WindowPolicy(B)` for a window."""
-    return WindowPolicy(view.size) if isinstance(view, SlidingWindow) else BeaconPolicy(view)
+def student_policy(view: int | LaggedBeacons | SlidingWindow) -> CachePolicy:
+    """The serving policy of a student view: `BeaconPolicy(c)` for a ratio (`BeaconPolicy(c, lag)` for lagged
+    beacons), `WindowPolicy(B)` for a window."""
+    if isinstance(view, SlidingWindow):
+        return WindowPolicy(view.size)
+    if isinstance(view, LaggedBeacons):
+        return BeaconPolicy(view.ratio, view.lag)
+    return BeaconPolicy(view)
 
 
 def policy_from_spec(spec: str) -> CachePolicy:

@@ -1,4 +1,5 @@
-"""Beacon compression: every `ratio` generated tokens, feed `<beacon>` and evict the window it summarises."""
+"""Beacon compression: every `ratio` generated tokens, feed `<beacon>` and evict the window it summarises (or, with
+an eviction lag L, the window L windows before it: a raw tail of recent windows next to the beacons)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.beacon.layout import beacons_fed, check_ratio
+from breadcrumbs.beacon.layout import beacons_fed, check_lag, check_ratio
 from breadcrumbs.models import beacon_token_id
 from breadcrumbs.policies.base import CachePolicy
 
@@ -16,21 +17,24 @@ if TYPE_CHECKING:
 
 class BeaconPolicy(CachePolicy):
     """After the c-th token of a window is fed and the next token sampled, hold that token, feed the beacon
-    (its logits are discarded), evict the window's c entries (the beacon's stays), then feed the held token."""
+    (its logits are discarded), evict the c entries of the window `lag` windows back (the window itself when
+    lag = 0; the beacons stay), then feed the held token."""
 
     name = "beacon"
 
-    def __init__(self, ratio: int):
+    def __init__(self, ratio: int, lag: int = 0):
         self.ratio = check_ratio(ratio)
+        self.lag = check_lag(lag)
         self.beacon_id: int | None = None
 
     def check(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
         self.beacon_id = beacon_token_id(tokenizer)
 
     def capacity(self, prompt_len: int, max_new_tokens: int) -> int:
-        # At most max_new_tokens - 1 tokens are fed (the last sampled one never is); the peak is a full window plus
-        # its beacon on top of the earlier beacons; a window never outgrows the tokens generated.
-        return prompt_len + beacons_fed(max_new_tokens - 1, self.ratio) + min(self.ratio, max_new_tokens)
+        # At most max_new_tokens - 1 tokens are fed (the last sampled one never is); the peak is lag + 1 full windows
+        # plus a beacon on top of the earlier beacons; the raw windows never outgrow the tokens generated.
+        return (prompt_len + beacons_fed(max_new_tokens - 1, self.ratio)
+                + min((self.lag + 1) * self.ratio, max_new_tokens))
 
     def positions_used(self, max_new_tokens: int) -> int:
         return max_new_tokens + beacons_fed(max_new_tokens - 1, self.ratio)
@@ -40,9 +44,12 @@ class BeaconPolicy(CachePolicy):
         if fed == 0 or fed % self.ratio:
             return
         session.forward_uniform(self.beacon_id)
-        end = session.cache.length - 1  # the beacon's slot; the window sits just before it
-        session.cache.drop_span(end - self.ratio, end)
+        if fed // self.ratio <= self.lag:
+            return  # fewer than lag + 1 windows closed: all stay raw
+        # the cache ends with lag + 1 (window, beacon) pairs; evict the window of the oldest pair
+        start = session.cache.length - (self.lag + 1) * (self.ratio + 1)
+        session.cache.drop_span(start, start + self.ratio)
 
     @property
     def label(self) -> str:
-        return f"beacon:{self.ratio}"
+        return f"beacon:{self.ratio}" + (f":lag={self.lag}" if self.lag else "")

@@ -49,6 +49,9 @@ class BeaconConfig:
     # choice: each sequence takes one of `ratios`; range: `ratios` is [low, high] and each sequence draws an integer
     # c in low..high with probability proportional to log((c+1)/c) (log-uniform), so one model serves every c there
     sampling: str = "choice"
+    # windows a closed window stays raw before eviction (0: evicted when its beacon is fed, as in the paper); L > 0
+    # keeps a raw tail of the L most recent windows next to the beacons; serve with `beacon:C:lag=L`
+    lag: int = 0
 
     def choices(self) -> tuple[list[int], list[float] | None]:
         """(ratios a training sequence may take, their sampling weights; None = uniform)."""
@@ -187,7 +190,7 @@ NON_NEGATIVE = (
     "sft.micro_batch_size", "rl.micro_batch_size", "model.logit_chunk_tokens",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
-    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "time_budget_s",
+    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "time_budget_s", "beacon.lag",
 )
 POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
@@ -306,6 +309,8 @@ def validate(config: TrainConfig) -> TrainConfig:
                 raise BreadcrumbsError(
                     f"config key '{key}' holds {ratio!r}; every compression ratio must be an integer >= 1"
                 )
+    if config.beacon.lag and config.beacon.layout != "beacon":
+        raise BreadcrumbsError("config key 'beacon.lag' applies to beacon.layout: beacon only; set it to 0")
     rl = config.rl
     if rl.batch_size % rl.group_size:
         raise BreadcrumbsError(

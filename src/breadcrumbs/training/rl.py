@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from breadcrumbs.beacon.layout import StudentView, beacons_fed, expected_peak_entries
+from breadcrumbs.beacon.layout import StudentView, expected_peak_entries, layout_width
 from breadcrumbs.generation import generate
 from breadcrumbs.policies import FullCache
 from breadcrumbs.tasks import Problem, Task
@@ -116,10 +116,7 @@ def score(
     model = rt.model if model is None else model
     views = list(views) if views is not None else [None] * len(rollouts)
     width = max(len(c) for c in rollouts.completions)
-    widths = [
-        len(p) + len(c) + (beacons_fed(len(c), v) if isinstance(v, int) else 0)
-        for p, c, v in zip(rollouts.prompts, rollouts.completions, views)
-    ]
+    widths = [layout_width(len(p), len(c), v) for p, c, v in zip(rollouts.prompts, rollouts.completions, views)]
     order, parts = [], []
     for group in width_groups(widths):
         pick = lambda items: [items[i] for i in group]  # noqa: E731

@@ -233,7 +233,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=global_step, desc="train", unit="step", dynamic_ncols=True)
         eval_problems = self.source.eval_problems()
-        eval_ratios = student_views(cfg.beacon.layout, cfg.eval.ratios or cfg.beacon.ratios)
+        eval_ratios = student_views(cfg.beacon.layout, cfg.eval.ratios or cfg.beacon.ratios, cfg.beacon.lag)
         eval_tokens = cfg.eval.max_new_tokens or cfg.rl.max_new_tokens
         final = self.resume_from
         stage_start = 0
@@ -394,7 +394,7 @@ class Trainer:
         prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
         choices, weights = cfg.beacon.choices()
         ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices), len(problems), derive_seed(cfg.seed, "sft-ratio", step), weights
+            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), len(problems), derive_seed(cfg.seed, "sft-ratio", step), weights
         )
         global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
@@ -425,7 +425,7 @@ class Trainer:
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
         choices, weights = cfg.beacon.choices()
         all_ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices), rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step),
+            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step),
             weights,
         )
         ratios = shard(all_ratios, rt.rank, rt.world)

@@ -1,0 +1,71 @@
+"""Beacons with an eviction lag (a raw tail of recent windows): views, specs, config checks and training.
+
+The mask-vs-eviction exactness of lagged beacons is proven with every other view in test_equivalence.py."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from breadcrumbs.beacon.layout import LaggedBeacons, student_views, view_label
+from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies import BeaconPolicy, policy_from_spec, student_policy
+from breadcrumbs.training import load_config
+from breadcrumbs.training.trainer import Trainer
+
+
+def test_views_specs_and_labels():
+    assert student_views("beacon", [4, 8], lag=2) == [LaggedBeacons(4, 2), LaggedBeacons(8, 2)]
+    assert student_views("beacon", [4], lag=0) == [4]
+    assert view_label(LaggedBeacons(8, 2)) == "c8l2" and view_label(8) == "c8"
+    policy = policy_from_spec("beacon:8:lag=2")
+    assert isinstance(policy, BeaconPolicy) and (policy.ratio, policy.lag) == (8, 2)
+    assert policy.label == "beacon:8:lag=2" and policy_from_spec(policy.label).label == policy.label
+    assert student_policy(LaggedBeacons(8, 2)).label == "beacon:8:lag=2"
+    assert policy_from_spec("beacon:8:lag=0").label == "beacon:8"
+    # capacity covers the raw tail: prompt + beacons + lag + 1 windows
+    assert policy.capacity(10, 100) == 10 + 12 + 24
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: policy_from_spec("beacon:8:lag=-1"), "lag must be an integer >= 0"),
+    (lambda: policy_from_spec("beacon:8:lag=1.5"), "lag must be an integer >= 0"),
+    (lambda: policy_from_spec("beacon:8:keep=2"), "unknown setting 'keep'; beacon takes: lag"),
+    (lambda: LaggedBeacons(8, 0), "lag 0 is the plain ratio"),
+    (lambda: student_views("window", [8], lag=1), "applies to the beacon layout only"),
+])
+def test_bad_lag_is_one_clear_error(make, message):
+    with pytest.raises(BreadcrumbsError, match=message):
+        make()
+
+
+MICRO = """
+seed: 0
+model: {name: micro}
+task: {name: countdown, difficulty: {k: 3, max_number: 9, max_target: 30}, eval_problems: 2}
+beacon: {ratios: [2], lag: %s, layout: %s}
+eval: {max_new_tokens: 12, ratios: [2]}
+sft: {steps: 2, batch_size: 2, student_weight: 1.0}
+checkpoint: {every: 100, keep: 1}
+"""
+
+
+@pytest.mark.parametrize(("lag", "layout", "message"), [
+    (-1, "beacon", "'beacon.lag'"), (1, "window", "'beacon.lag' applies to beacon.layout: beacon only"),
+])
+def test_bad_lag_in_config(tmp_path, lag, layout, message):
+    (tmp_path / "c.yaml").write_text(MICRO % (lag, layout))
+    with pytest.raises(BreadcrumbsError, match=message):
+        load_config(str(tmp_path / "c.yaml"))
+
+
+def test_training_with_a_lag_logs_the_lagged_student(tmp_path):
+    (tmp_path / "c.yaml").write_text(MICRO % (1, "beacon"))
+    trainer = Trainer(load_config(str(tmp_path / "c.yaml")), tmp_path / "run", progress=False, echo=False)
+    trainer.run()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    final = [r for r in records if r["kind"] == "eval"][-1]
+    assert "acc_c2l1" in final and "kv_peak_c2l1" in final
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["beacon"]["lag"] == 1
