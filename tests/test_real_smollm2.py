@@ -132,7 +132,7 @@ def run_cli(args: list[str]) -> None:
 
 
 @pytest.mark.slow
-def test_readme_commands_run_as_written(smollm2, tmp_path, monkeypatch):
+def test_readme_commands_run_as_written(smollm2, tmp_path, monkeypatch, capsys):
     """Fetch, convert, generate, train, eval and report exactly as the README says (fewer steps and problems,
     appended as later options), in a scratch directory; the converted checkpoint equals the GGUF model."""
     model, tokenizer = smollm2
@@ -145,8 +145,10 @@ def test_readme_commands_run_as_written(smollm2, tmp_path, monkeypatch):
         if args[0] == "python":
             assert fetch_fixtures.main(["--check"]) == 0  # present; the script fetches nothing more
             continue
+        capsys.readouterr()
         run_cli(args[1:] + SMALLER.get(args[1], []))
         if args[1] == "convert":
+            assert "de-quantizing" not in capsys.readouterr().err  # -q: transformers' own tqdm bar silenced too
             assert "quantization_config" not in json.loads(Path("models/smollm2/config.json").read_text())
             converted, converted_tokenizer = load_model("models/smollm2")
             for key, value in converted.state_dict().items():

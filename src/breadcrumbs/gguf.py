@@ -7,7 +7,9 @@ refuses `save_pretrained`, so `convert_gguf` rebuilds a plain model from its con
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import shutil
 import tempfile
@@ -43,12 +45,18 @@ def load_gguf(
     if not path.is_file():
         raise BreadcrumbsError(f"no GGUF file at {str(path)!r}")
     _check_has_weights(path)
+    from transformers.utils import logging as hf_logging
+
+    # transformers' de-quantising loop has its own tqdm bar that its progress-bar switch does not reach: when
+    # progress bars are off (`-q`), its stderr output is dropped
+    quiet = contextlib.nullcontext() if hf_logging.is_progress_bar_enabled() else contextlib.redirect_stderr(io.StringIO())
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(
-            path.parent, gguf_file=path.name, local_files_only=True, dtype=dtype or torch.float32,
-            attn_implementation=attn_implementation,
-        )
+        with quiet:
+            tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(
+                path.parent, gguf_file=path.name, local_files_only=True, dtype=dtype or torch.float32,
+                attn_implementation=attn_implementation,
+            )
     except ImportError as err:
         raise BreadcrumbsError(NEEDS_GGUF) from err
     except ValueError as err:
