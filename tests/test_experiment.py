@@ -32,6 +32,9 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     assert window["model"]["name"] == "@window" and window["time_budget_s"] == arms["joint-s0"]["time_budget_s"]
     sweep = next(job for job in waves[-1] if job.sweep)
     assert sweep.model_of == "joint-s0"
+    lagged = next(job for job in waves[1] if job.name == "c8-lag2").config
+    assert lagged["beacon"] == {"ratios": [8], "sampling": "choice", "lag": 2} and lagged["model"]["name"] == "@teacher"
+    assert lagged["sft"] == next(job for job in waves[1] if job.name == "c8").config["sft"]
 
 
 @pytest.mark.slow
@@ -48,6 +51,7 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     assert "window:8" in report and "repeated" not in report
     assert (out / "results" / "sweep" / "tuning.json").exists() and "rkv:8" in report
     assert "| window control (after joint RL) | window:8 |" in (out / "models.md").read_text()
+    assert "beacon:8:lag=1" in report and "| c8, eviction lag 1 (warm start) | beacon:8:lag=1 |" in (out / "models.md").read_text()
     # a rerun finds every job done and only rewrites the report
     (out / "report" / "report.md").unlink()
     run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)

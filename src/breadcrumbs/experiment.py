@@ -13,9 +13,11 @@ an interruption continues where it stopped. Layout of the output directory:
 
 The plan (`plan`):
 1. `teacher`: supervised warm start on solver traces, teacher layout only.
-2. `mixed`, `c8` and `window` (from `teacher`): teacher + student SFT, ratios drawn per sequence log-uniformly from
-   2..32 (`mixed`), fixed at 8 (`c8`, what mixing costs), or the trained sliding-window control (`window`: the same
-   recipe with a student that sees the prompt and the last B generated tokens, B drawn from `window_sizes`).
+2. `mixed`, `c8`, `c8-lagL` and `window` (from `teacher`): teacher + student SFT, ratios drawn per sequence
+   log-uniformly from 2..32 (`mixed`), fixed at 8 (`c8`, what mixing costs), fixed at 8 with an eviction lag of L
+   windows (`c8-lagL`: beacons plus a raw tail of the last L closed windows, for each L in `lags`), or the trained
+   sliding-window control (`window`: the same recipe with a student that sees the prompt and the last B generated
+   tokens, B drawn from `window_sizes`).
 3. RL ablation from `mixed`, each arm for the same training wall time, per seed: `joint` (GRPO + distillation),
    `rl` (GRPO only), `distill` (distillation on the teacher's rollouts only), `sft` (the warm start continued); and
    `window-joint` (the joint arm of the window control, so both students get the same recipe).
@@ -75,6 +77,7 @@ class Settings:
     window_sizes: tuple = (16, 48, 80)  # the window control's training windows (evaluated at `budgets`)
     sweep_dev_problems: int = 32  # dev-split problems each candidate setting is tuned on
     matched_ratios: tuple = (8,)  # baselines at the joint model's per-problem peak KV at these ratios
+    lags: tuple = (2, 4)  # eviction lags of the c = 8 students with a raw tail (`c8-lagL`)
     device: str = "cpu"
 
     @classmethod
@@ -103,7 +106,7 @@ class Settings:
         """Seconds instead of an hour: the same code path for CI."""
         return cls(model="micro", teacher_steps=2, student_steps=2, sft_batch=4, rl_batch=4, group_size=2,
                    arm_minutes=0.01, max_new_tokens=24, dev_problems=2, arm_dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
-                   budgets=(8,), window_sizes=(8,), sweep_dev_problems=2)
+                   budgets=(8,), window_sizes=(8,), sweep_dev_problems=2, lags=(1,))
 
 
 @dataclass
@@ -176,6 +179,11 @@ def plan(s: Settings) -> list[list[Job]]:
                                     beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
             Job("window", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
                                         beacon=_window_layout(s), eval={"ratios": list(s.window_sizes)})),
+        ] + [
+            Job(f"c8-lag{lag}", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
+                                              beacon={"ratios": [8], "sampling": "choice", "lag": lag},
+                                              eval={"ratios": [8]}))
+            for lag in s.lags
         ],
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
         + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))],
@@ -192,6 +200,10 @@ def plan(s: Settings) -> list[list[Job]]:
         Job("eval-window-full", model_of=f"window-joint-s{seed}", methods=("full",)),
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
+    ] + [
+        # a raw-tail model's full cache in its own file, like the window control's
+        job for lag in s.lags for job in (Job(f"eval-c8-lag{lag}", model_of=f"c8-lag{lag}", methods=(f"beacon:8:lag={lag}",)),
+                                          Job(f"eval-c8-lag{lag}-full", model_of=f"c8-lag{lag}", methods=("full",)))
     ])
     return waves
 
@@ -201,7 +213,7 @@ def plan(s: Settings) -> list[list[Job]]:
 def report_inputs(out: Path, s: Settings) -> list[Path]:
     """The results files the experiment's Pareto report is drawn from."""
     return [out / "results" / f"eval-joint-s{s.seeds[0]}.jsonl", out / "results" / "sweep" / "results.jsonl",
-            out / "results" / "eval-window.jsonl"]
+            out / "results" / "eval-window.jsonl", *(out / "results" / f"eval-c8-lag{lag}.jsonl" for lag in s.lags)]
 
 
 def _run_dir(out: Path, name: str) -> Path:
@@ -303,7 +315,9 @@ def run_experiment(
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
-                       "window control (after joint RL)": ("eval-window-full", "eval-window")})
+                       "window control (after joint RL)": ("eval-window-full", "eval-window"),
+                       **{f"c8, eviction lag {lag} (warm start)": (f"eval-c8-lag{lag}-full", f"eval-c8-lag{lag}")
+                          for lag in s.lags}})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out
