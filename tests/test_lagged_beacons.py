@@ -29,6 +29,15 @@ def test_views_specs_and_labels():
     assert policy.capacity(10, 100) == 10 + 12 + 24
 
 
+def test_baselines_match_lagged_beacons():
+    """After `@`, a setting the baseline does not take belongs to the matched method; the label rebuilds the spec."""
+    matched = policy_from_spec("tova:@beacon:8:lag=2@mean:recent=2")
+    assert (matched.match.reference, matched.match.statistic, matched.recent) == ("beacon:8:lag=2", "mean", 2)
+    assert policy_from_spec(matched.label).label == matched.label == "tova:@beacon:8:lag=2@mean:recent=2"
+    with pytest.raises(BreadcrumbsError, match="unknown setting 'lag'; tova takes: recent"):
+        policy_from_spec("tova:16:lag=2")
+
+
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: policy_from_spec("beacon:8:lag=-1"), "lag must be an integer >= 0"),
     (lambda: policy_from_spec("beacon:8:lag=1.5"), "lag must be an integer >= 0"),

@@ -9,6 +9,7 @@ an interruption continues where it stopped. Layout of the output directory:
     configs/NAME.yaml        the exact training config of every run
     runs/NAME/               training runs (checkpoints, metrics.jsonl, curves, log)
     results/NAME.jsonl       evaluation records on the test split;  report/  the Pareto report (AUAC included)
+    report-c8-lagL/          a raw-tail model against every baseline at its own peak and mean KV
     ablation.md, ablation_curves.png, experiment.json   the RL ablation table and curves, settings and wall times
 
 The plan (`plan`):
@@ -201,9 +202,14 @@ def plan(s: Settings) -> list[list[Job]]:
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
     ] + [
-        # a raw-tail model's full cache in its own file, like the window control's
-        job for lag in s.lags for job in (Job(f"eval-c8-lag{lag}", model_of=f"c8-lag{lag}", methods=(f"beacon:8:lag={lag}",)),
-                                          Job(f"eval-c8-lag{lag}-full", model_of=f"c8-lag{lag}", methods=("full",)))
+        # a raw-tail model: its beacons for the main report, and its own report with its full cache and every
+        # baseline at its per-problem peak and mean KV (`report-c8-lagL/`)
+        job for lag in s.lags for job in (
+            Job(f"eval-c8-lag{lag}", model_of=f"c8-lag{lag}", methods=(f"beacon:8:lag={lag}",)),
+            Job(f"eval-c8-lag{lag}-matched", model_of=f"c8-lag{lag}", methods=(
+                "full", f"beacon:8:lag={lag}",
+                *(f"{name}:@beacon:8:lag={lag}{statistic}" for name in BASELINES for statistic in ("", "@mean")))),
+        )
     ])
     return waves
 
@@ -312,12 +318,13 @@ def run_experiment(
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
+    for lag in s.lags:
+        write_report([out / "results" / f"eval-c8-lag{lag}-matched.jsonl"], out / f"report-c8-lag{lag}")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
                        "window control (after joint RL)": ("eval-window-full", "eval-window"),
-                       **{f"c8, eviction lag {lag} (warm start)": (f"eval-c8-lag{lag}-full", f"eval-c8-lag{lag}")
-                          for lag in s.lags}})
+                       **{f"c8, eviction lag {lag} (warm start)": f"eval-c8-lag{lag}-matched" for lag in s.lags}})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out

@@ -95,13 +95,18 @@ def policy_from_spec(spec: str) -> CachePolicy:
     factory = POLICY_FACTORIES.get(name)
     if factory is None:
         raise BreadcrumbsError(f"unknown policy {name!r}; choose one of {', '.join(POLICY_FACTORIES)}")
-    parts = rest.split(":") if rest else []
-    argument = ":".join(part for part in parts if "=" not in part) or None
-    settings = dict(_setting(spec, part) for part in parts if "=" in part)
-    if not settings:
-        return factory(spec, argument)
     policy_class = getattr(factory, "policy_class", None)
     known = list(inspect.signature(policy_class.__init__).parameters)[2:] if policy_class else []
+    argument_parts, setting_parts, in_reference = [], [], False
+    for part in rest.split(":") if rest else []:
+        in_reference = in_reference or part.startswith("@")
+        # after `@REF`, a setting this policy does not take belongs to the matched method (`@beacon:8:lag=2`)
+        ours = "=" in part and not (in_reference and part.partition("=")[0] not in known)
+        (setting_parts if ours else argument_parts).append(part)
+    argument = ":".join(argument_parts) or None
+    settings = dict(_setting(spec, part) for part in setting_parts)
+    if not settings:
+        return factory(spec, argument)
     unknown = sorted(set(settings) - set(known))
     if unknown:
         offered = ", ".join(known) or "none"
