@@ -78,3 +78,20 @@ def test_training_with_a_lag_logs_the_lagged_student(tmp_path):
     final = [r for r in records if r["kind"] == "eval"][-1]
     assert "acc_c2l1" in final and "kv_peak_c2l1" in final
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["beacon"]["lag"] == 1
+
+
+def test_lagged_beacons_are_their_own_family_in_reports():
+    """A raw tail is another method: its own curve and AUAC, even in results that recorded it as `beacon`."""
+    from breadcrumbs.evaluation import summarize
+    from breadcrumbs.evaluation.auac import auac
+
+    def record(method, family, problem, correct, peak):
+        return {"task": "countdown", "method": method, "family": family, "problem_id": problem, "correct": correct,
+                "generated_tokens": 10, "time_s": 1.0, "peak_kv_entries": peak, "mean_kv_entries": peak,
+                "peak_kv_bytes": peak, "mean_kv_bytes": peak, "prompt_tokens": 5, "ratio": 8}
+
+    records = [record(method, family, p, p % 2 == 0, peak) for p in range(4) for method, family, peak in
+               (("full", "full", 40), ("beacon:8", "beacon", 10), ("beacon:8:lag=2", "beacon", 20))]
+    families = {s.method: s.family for s in summarize(records)}
+    assert families == {"full": "full", "beacon:8": "beacon", "beacon:8:lag=2": "beacon-lag2"}
+    assert {"beacon", "beacon-lag2"} <= set(auac(summarize(records))["countdown"])

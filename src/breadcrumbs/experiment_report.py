@@ -96,6 +96,7 @@ def write_models(out: Path, models: dict[str, str | tuple[str, ...]]) -> None:
     cache and of each beacon ratio (or trained window) evaluated, with the peak as a fraction of the full cache's on
     the same problems."""
     from breadcrumbs.evaluation import summarize
+    from breadcrumbs.evaluation.metrics import is_learned
     from breadcrumbs.evaluation.results import read_results
 
     lines = ["| model | method | accuracy (95% CI) | of teacher | peak KV entries | peak KV / full |",
@@ -103,7 +104,7 @@ def write_models(out: Path, models: dict[str, str | tuple[str, ...]]) -> None:
     for label, stems in models.items():
         paths = [out / "results" / f"{stem}.jsonl" for stem in ((stems,) if isinstance(stems, str) else stems)]
         records = [record for path in paths if path.exists() for record in read_results(path)[0]]
-        summaries = [s for s in summarize(records) if s.family in ("full", "beacon", "window")]
+        summaries = [s for s in summarize(records) if is_learned(s.family)]
         full = next((s for s in summaries if s.family == "full"), None)
         for s in sorted(summaries, key=lambda s: (s.family != "full", s.family, s.ratio or s.budget or 0)):
             kept = f"{s.accuracy / full.accuracy:.2f}" if full and full.accuracy else "–"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from breadcrumbs.evaluation.metrics import MethodSummary
+from breadcrumbs.evaluation.metrics import MethodSummary, is_learned
 
 
 def _curve_area(points: list[tuple[float, float]], start: float) -> float:
@@ -46,7 +46,7 @@ LEFT_OUT = {
 
 def point_kind(summaries: list[MethodSummary], task: str) -> str:
     """The kind of point `task`'s AUAC uses: fixed-budget if any baseline of the task ran at a fixed budget."""
-    fixed = any(s.task == task and s.family not in ("full", "beacon", "window") and s.match is None for s in summaries)
+    fixed = any(s.task == task and not is_learned(s.family) and s.match is None for s in summaries)
     return FIXED_BUDGET if fixed else PEAK_MATCHED
 
 

@@ -17,6 +17,12 @@ CONFIDENCE = 0.95
 FAMILY_ORDER = ("full", "beacon")
 
 
+def is_learned(family: str) -> bool:
+    """Whether a family is the model itself or a trained compression (full cache, beacons with or without a raw
+    tail, the trained window control), as opposed to a training-free baseline."""
+    return family in ("full", "beacon", "window") or family.startswith("beacon-")
+
+
 def bootstrap_ci(
     values, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED
 ) -> tuple[float, float]:
@@ -86,6 +92,18 @@ def dedupe(records: list[dict]) -> tuple[list[dict], list[str]]:
     return kept, ([f"{repeats} repeated (task, method, problem) records ignored"] if repeats else [])
 
 
+def family_of(method: str, recorded: str) -> str:
+    """The family of a method label, from the label itself (results written before a family was split off, such as
+    `beacon-lagL`, report like new ones); `recorded` for a label this version cannot parse."""
+    from breadcrumbs.errors import BreadcrumbsError
+    from breadcrumbs.policies import policy_from_spec
+
+    try:
+        return policy_from_spec(method).family
+    except BreadcrumbsError:
+        return recorded
+
+
 def summarize(records: list[dict]) -> list[MethodSummary]:
     """Summaries per (task, method), in report order."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -104,7 +122,7 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
             MethodSummary(
                 task=task,
                 method=method,
-                family=rows[0]["family"],
+                family=family_of(method, rows[0]["family"]),
                 problems=len(rows),
                 accuracy=_mean(correct),
                 ci_low=low,

@@ -31,6 +31,13 @@ FAMILY_NAME = {
 EXTRA_COLORS = ["#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78"]
 
 
+def family_name(family: str) -> str:
+    """The legend name of a family (`beacon-lag2`: beacons with a raw tail of 2 windows)."""
+    if family.startswith("beacon-lag"):
+        return f"Beacons + raw tail of {family.removeprefix('beacon-lag')} windows"
+    return FAMILY_NAME.get(family, family)
+
+
 def _point_label(summary: MethodSummary) -> str:
     """`c=4` for a beacon ratio, `B=64` for a fixed budget; matched baselines sit at their reference's x: no label."""
     if summary.ratio is not None:
@@ -72,7 +79,7 @@ def pareto_figure(summaries: list[MethodSummary]):
                     [100 * max(s.ci_high - s.accuracy, 0) for s in points],
                 ]
                 joined = kind == "curve" and family != "full"
-                name = FAMILY_NAME.get(family, family)
+                name = family_name(family)
                 label = name if kind == "curve" or not curve else None
                 if kind != "curve":
                     label = label and f"{name} (matched {'mean' if kind == 'mean' else 'peak'})"

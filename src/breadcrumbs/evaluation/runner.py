@@ -55,7 +55,7 @@ def parse_methods(methods: str | Sequence[str]) -> list[Method]:
     matched: list[Method] = []
     for spec in specs:
         policy = policy_from_spec(spec)
-        method = Method(policy.label, policy.name, policy)
+        method = Method(policy.label, policy.family, policy)
         if method.match is None:
             parsed.setdefault(method.label, method)
         else:
@@ -66,7 +66,7 @@ def parse_methods(methods: str | Sequence[str]) -> list[Method]:
             raise BreadcrumbsError(f"method {method.label}: the matched method must have its own budget")
         method.policy.match = BudgetMatch(reference.label, method.match.statistic)
         method.label = method.policy.label
-        parsed.setdefault(reference.label, Method(reference.label, reference.name, reference))
+        parsed.setdefault(reference.label, Method(reference.label, reference.family, reference))
     for method in matched:
         parsed.setdefault(method.label, method)
     return list(parsed.values())

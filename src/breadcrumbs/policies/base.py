@@ -61,6 +61,11 @@ class CachePolicy:
         """Short name used in reports, e.g. `full` or `beacon:4`."""
         return self.name
 
+    @property
+    def family(self) -> str:
+        """The curve this policy's points belong to in reports and AUAC (its `name` unless a variant differs)."""
+        return self.name
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.label})"
 

@@ -53,3 +53,8 @@ class BeaconPolicy(CachePolicy):
     @property
     def label(self) -> str:
         return f"beacon:{self.ratio}" + (f":lag={self.lag}" if self.lag else "")
+
+    @property
+    def family(self) -> str:
+        """`beacon`; `beacon-lagL` with a raw tail (another method: its own curve and AUAC)."""
+        return f"beacon-lag{self.lag}" if self.lag else "beacon"
