@@ -90,7 +90,7 @@ class Settings:
 
     @classmethod
     def cpu(cls) -> Settings:
-        """About 2 h 10 min on 2 CPU cores (recorded), two one-thread jobs at a time."""
+        """About 2 h 45 min on 2 CPU cores (from the recorded job times), two one-thread jobs at a time."""
         return cls()
 
     @classmethod

@@ -9,7 +9,7 @@ from breadcrumbs.cli.options import QuietOption
 
 
 @app.command(
-    epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~2 h 10 min on 2 CPU cores\n\n"
+    epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~2 h 45 min on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
     "  breadcrumbs experiment countdown --scale micro --out /tmp/cd-micro   # the same path in seconds\n\n"
     "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu"
