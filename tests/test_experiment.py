@@ -52,7 +52,8 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     assert (out / "results" / "sweep" / "tuning.json").exists() and "rkv:8" in report
     assert "| window control (after joint RL) | window:8 |" in (out / "models.md").read_text()
     assert "tova:@beacon:8:lag=1@mean" in (out / "report-c8-lag1" / "report.md").read_text()
-    assert "beacon:8:lag=1" in report and "tova:@beacon:8:lag=1" not in report and "| c8, eviction lag 1 (warm start) | beacon:8:lag=1 |" in (out / "models.md").read_text()
+    assert "beacon:8:lag=1" in report and "tova:@beacon:8:lag=1" not in report
+    assert "| c8, eviction lag 1 (warm start) | beacon:8:lag=1 |" in (out / "models.md").read_text()
     # a rerun finds every job done and only rewrites the report
     (out / "report" / "report.md").unlink()
     run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)

@@ -8,6 +8,7 @@ import torch
 
 from breadcrumbs import BeaconPolicy, FullCache, generate
 from breadcrumbs.beacon import attention_mask_for, build_student_batch, expected_peak_entries
+from breadcrumbs.beacon.layout import LaggedBeacons
 from breadcrumbs.generation import banned_token_ids, eos_token_ids, sample_next
 from breadcrumbs.models import beacon_token_id
 from conftest import tiny_model
@@ -61,7 +62,8 @@ def _with_eos(model, token_id):
     return model
 
 
-@pytest.mark.parametrize("policy", [FullCache(), BeaconPolicy(4), BeaconPolicy(5)])
+@pytest.mark.parametrize("policy", [FullCache(), BeaconPolicy(4), BeaconPolicy(5), BeaconPolicy(4, lag=2),
+                                    BeaconPolicy(3, lag=20)])
 def test_measured_peak_kv_matches_layout_rule_for_every_row(policy):
     """Rows stop at different lengths (a token the untrained model emits at different steps is made EOS);
     every row's measured peak equals prompt + closed windows' beacons + the open window."""
@@ -77,7 +79,8 @@ def test_measured_peak_kv_matches_layout_rule_for_every_row(policy):
     out = generate(model, tokenizer, PROMPTS, policy=policy, max_new_tokens=48)
     lengths = {s.generated_tokens for s in out.stats}
     assert len(lengths) > 1, "rows should finish at different lengths"
-    ratio = getattr(policy, "ratio", None)
+    view = None if isinstance(policy, FullCache) else (LaggedBeacons(policy.ratio, policy.lag) if policy.lag
+                                                       else policy.ratio)
     layer = model.config.num_hidden_layers
     entry_bytes = layer * 2 * model.config.num_key_value_heads * (model.config.hidden_size // model.config.num_attention_heads) * 4
     for ids, ref_ids, stats in zip(out.completion_ids, reference.completion_ids, out.stats):
@@ -85,7 +88,7 @@ def test_measured_peak_kv_matches_layout_rule_for_every_row(policy):
         if stats.stop_reason == "eos":
             assert ids[-1] == eos and eos not in ids[:-1]
         fed = stats.generated_tokens - 1  # the last sampled token is never fed
-        assert stats.peak_kv_entries == expected_peak_entries(stats.prompt_tokens, fed, ratio)
+        assert stats.peak_kv_entries == expected_peak_entries(stats.prompt_tokens, fed, view)
         assert stats.prompt_tokens <= stats.mean_kv_entries <= stats.peak_kv_entries
         assert stats.peak_kv_bytes == stats.peak_kv_entries * entry_bytes
 

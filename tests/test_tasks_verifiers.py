@@ -129,7 +129,8 @@ def test_countdown_rejects_bad_answers() -> None:
     problem = Problem("countdown", "x", {"numbers": [6, 4, 3, 3], "target": 24}, {})
     assert COUNTDOWN.verify(problem, "Answer: 6*4") == 1.0
     assert COUNTDOWN.verify(problem, "Answer: (3+3)*4") == 1.0  # a repeated number used as often as given
-    for wrong in ["3*3*3-3", "6*4+0", "6*4*1", "24", "6*4/(3-3)", "6/4*16", "(6/4)*(4*4)", "6*4 = 25", "6*4 =", "6*4 = 24 = 24", "-6*-4"]:
+    for wrong in ["3*3*3-3", "6*4+0", "6*4*1", "24", "6*4/(3-3)", "6/4*16", "(6/4)*(4*4)", "6*4 = 25", "6*4 =",
+                  "6*4 = 24 = 24", "-6*-4"]:
         assert COUNTDOWN.verify(problem, f"Answer: {wrong}") == 0.0, wrong
     assert COUNTDOWN.verify(problem, "Answer: 6+4", format_reward=0.1) == 0.1
     assert COUNTDOWN.verify(problem, "Answer: 6*4 = 24") == 1.0  # the value stated after the expression, if right

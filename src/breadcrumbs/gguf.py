@@ -49,7 +49,8 @@ def load_gguf(
 
     # transformers' de-quantising loop has its own tqdm bar that its progress-bar switch does not reach: when
     # progress bars are off (`-q`), its stderr output is dropped
-    quiet = contextlib.nullcontext() if hf_logging.is_progress_bar_enabled() else contextlib.redirect_stderr(io.StringIO())
+    bars_on = hf_logging.is_progress_bar_enabled()
+    quiet = contextlib.nullcontext() if bars_on else contextlib.redirect_stderr(io.StringIO())
     try:
         with quiet:
             tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name, local_files_only=True)

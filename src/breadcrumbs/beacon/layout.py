@@ -172,8 +172,8 @@ def build_student_batch(
     """Interleave beacons into (prompt, completion) pairs and pad them into one batch.
 
     `ratio` is one view for the whole batch or one per row (mixed-ratio training): an int ratio (beacons),
-    `LaggedBeacons` (beacons with a raw tail), a `SlidingWindow` (the trained window control: no beacons, a sliding mask), or None for the teacher layout
-    (no beacon: ordinary causal attention over prompt + completion).
+    `LaggedBeacons` (beacons with a raw tail), a `SlidingWindow` (the trained window control: no beacons, a
+    sliding mask), or None for the teacher layout (no beacon: ordinary causal attention over prompt + completion).
     """
     if len(prompt_ids) != len(completion_ids):
         raise BreadcrumbsError(f"{len(prompt_ids)} prompts but {len(completion_ids)} completions")
@@ -226,18 +226,17 @@ def layout_width(prompt_len: int, completion_len: int, view: StudentView) -> int
     return prompt_len + completion_len + (beacons_fed(completion_len, ratio) if ratio else 0)
 
 
-def expected_peak_entries(prompt_len: int, tokens_fed: int, ratio: StudentView) -> int:
+def expected_peak_entries(prompt_len: int, tokens_fed: int, view: StudentView) -> int:
     """The KV entries a sequence holds at its peak, by the layout rule (used to check the measured figure).
 
-    With beacons: the prompt, one beacon per closed window, and the raw windows at the moment a beacon is fed (its
-    own, plus `lag` earlier ones; the oldest is evicted right after); with a sliding window: the prompt and at most
-    `size` fed tokens; without (ratio None): the prompt and every fed token.
+    With beacons: the prompt, one beacon per closed window, and the raw tokens, which reach `(lag + 1) * ratio` when
+    a beacon is fed (its window plus `lag` earlier ones; the oldest is evicted right after) and are all the fed
+    tokens before that; with a sliding window: the prompt and at most `size` fed tokens; without (view None): the
+    prompt and every fed token.
     """
-    if ratio is None:
+    if view is None:
         return prompt_len + tokens_fed
-    if isinstance(ratio, SlidingWindow):
-        return prompt_len + min(tokens_fed, ratio.size)
-    ratio, lag = _ratio_and_lag(ratio)
-    closed = beacons_fed(tokens_fed, ratio)
-    open_window = tokens_fed - closed * ratio
-    return prompt_len + closed + (min(lag + 1, closed) * ratio if closed else open_window)
+    if isinstance(view, SlidingWindow):
+        return prompt_len + min(tokens_fed, view.size)
+    ratio, lag = _ratio_and_lag(view)
+    return prompt_len + beacons_fed(tokens_fed, ratio) + min(tokens_fed, (lag + 1) * ratio)

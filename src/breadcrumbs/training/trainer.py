@@ -394,7 +394,8 @@ class Trainer:
         prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
         choices, weights = cfg.beacon.choices()
         ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), len(problems), derive_seed(cfg.seed, "sft-ratio", step), weights
+            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), len(problems),
+            derive_seed(cfg.seed, "sft-ratio", step), weights,
         )
         global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
@@ -425,8 +426,8 @@ class Trainer:
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
         choices, weights = cfg.beacon.choices()
         all_ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), rl.batch_size, derive_seed(cfg.seed, stage, "ratio", step),
-            weights,
+            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), rl.batch_size,
+            derive_seed(cfg.seed, stage, "ratio", step), weights,
         )
         ratios = shard(all_ratios, rt.rank, rt.world)
         with rt.full_weights():
