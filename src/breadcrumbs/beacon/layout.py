@@ -182,13 +182,14 @@ def build_student_batch(
     ratios = list(ratio) if isinstance(ratio, Sequence) else [ratio] * len(prompt_ids)
     if len(ratios) != len(prompt_ids):
         raise BreadcrumbsError(f"{len(ratios)} ratios for a batch of {len(prompt_ids)}")
+    beacon_params = [_ratio_and_lag(view) for view in ratios]
     rows = []
-    for prompt, completion, row_ratio in zip(prompt_ids, completion_ids, ratios):
+    for prompt, completion, (beacon_ratio, _) in zip(prompt_ids, completion_ids, beacon_params):
         if not prompt:
             raise BreadcrumbsError("every prompt needs at least one token (e.g. BOS)")
-        rows.append(_row_layout(prompt, completion, _ratio_and_lag(row_ratio)[0], beacon_id))
+        rows.append(_row_layout(prompt, completion, beacon_ratio, beacon_id))
     sliding = torch.tensor([view.size if isinstance(view, SlidingWindow) else 0 for view in ratios], dtype=torch.long)
-    lag = torch.tensor([_ratio_and_lag(view)[1] for view in ratios], dtype=torch.long)
+    lag = torch.tensor([row_lag for _, row_lag in beacon_params], dtype=torch.long)
     width = max(len(tokens) for tokens, *_ in rows)
     n_max = max((len(c) for c in completion_ids), default=0)
     batch = len(rows)
