@@ -74,3 +74,31 @@ def test_countdown_long_config_is_the_experiments_main_line():
     assert (config.sft.lr, config.sft.batch_size, config.rl.lr) == (s.sft_lr, s.sft_batch, s.rl_lr)
     assert (config.rl.batch_size, config.rl.group_size, config.rl.max_new_tokens) == (
         s.rl_batch, s.group_size, s.max_new_tokens)
+
+
+def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):
+    from breadcrumbs.errors import BreadcrumbsError
+    from breadcrumbs.experiment import fingerprints, stale_jobs
+
+    before = fingerprints(plan(Settings.micro()), Settings.micro())
+    changed = Settings.micro()
+    changed.student_steps += 1  # the second wave: every model built on it and every evaluation of those
+    after = fingerprints(plan(changed), changed)
+    assert before["teacher"] == after["teacher"] and before["mixed"] != after["mixed"]
+    assert before["joint-s0"] != after["joint-s0"] and before["sweep"] != after["sweep"]
+    assert fingerprints(plan(changed), changed) == after  # stable across calls
+    for name, fingerprint in after.items():  # a run of the changed plan; the micro plan is `before`
+        (tmp_path / "started").mkdir(exist_ok=True)
+        (tmp_path / "started" / name).write_text(fingerprint + "\n")
+    (tmp_path / "runs" / "mixed").mkdir(parents=True)
+    (tmp_path / "runs" / "mixed" / "metrics.jsonl").write_text("{}\n")
+    stale = stale_jobs(tmp_path, before)
+    assert "teacher" not in stale and {"mixed", "joint-s0", "eval-joint-s0", "sweep"} <= set(stale)
+    with pytest.raises(BreadcrumbsError, match="--restart-changed") as error:
+        run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)
+    assert "mixed" in str(error.value) and (tmp_path / "runs" / "mixed" / "metrics.jsonl").exists()
+    from breadcrumbs.experiment import set_aside
+
+    folder = set_aside(tmp_path, ["mixed"], log=lambda message: None)
+    assert (folder / "runs" / "mixed" / "metrics.jsonl").exists() and (folder / "started" / "mixed").exists()
+    assert not (tmp_path / "runs" / "mixed").exists() and (tmp_path / "started" / "teacher").exists()

@@ -30,8 +30,10 @@ The plan (`plan`):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,6 +43,7 @@ from pathlib import Path
 import yaml
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.files import atomic_write
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
@@ -222,6 +225,54 @@ def report_inputs(out: Path, s: Settings) -> list[Path]:
             out / "results" / "eval-window.jsonl", *(out / "results" / f"eval-c8-lag{lag}.jsonl" for lag in s.lags)]
 
 
+def _upstream(job: Job) -> str | None:
+    """The run whose checkpoint this job starts from or evaluates (None for the first one)."""
+    if job.config is not None:
+        name = job.config["model"]["name"]
+        return name[1:] if name.startswith("@") else None
+    return job.model_of
+
+
+def fingerprints(waves: list[list[Job]], s: Settings) -> dict[str, str]:
+    """A hash per job of everything that decides its outputs: its config (or methods and evaluation settings) and
+    its upstream run's fingerprint, so that changing the warm start makes every job built on it stale too."""
+    evaluation = [s.test_problems, s.max_new_tokens, s.difficulty, s.budgets, s.sweep_dev_problems]
+    found: dict[str, str] = {}
+    for job in (job for wave in waves for job in wave):
+        upstream = _upstream(job)
+        spec = {"config": job.config, "methods": job.methods, "sweep": job.sweep,
+                "evaluation": None if job.config else evaluation, "upstream": found.get(upstream, upstream)}
+        found[job.name] = hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
+    return found
+
+
+def _outputs(out: Path, name: str) -> list[Path]:
+    """Every file or folder a job writes."""
+    return [_run_dir(out, name), out / "results" / f"{name}.jsonl", out / "results" / name,
+            out / "configs" / f"{name}.yaml", out / "logs" / f"{name}.log", out / "done" / name,
+            out / "started" / name]
+
+
+def stale_jobs(out: Path, expected: dict[str, str]) -> list[str]:
+    """Started or finished jobs whose recorded fingerprint (`started/NAME`) differs from this plan's; jobs of an
+    older driver, which recorded none, are trusted."""
+    return [name for name, fingerprint in expected.items()
+            if (out / "started" / name).exists() and (out / "started" / name).read_text().strip() != fingerprint]
+
+
+def set_aside(out: Path, names: list[str], log) -> Path:
+    """Move the outputs of `names` to `obsolete/<UTC time>/`, keeping their layout."""
+    folder = out / "obsolete" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for name in names:
+        for path in _outputs(out, name):
+            if path.exists():
+                target = folder / path.relative_to(out)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(path), str(target))
+    log(f"moved the outputs of {len(names)} changed jobs to {folder}")
+    return folder
+
+
 def _run_dir(out: Path, name: str) -> Path:
     return out / "runs" / name
 
@@ -260,7 +311,7 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
             "--out", str(out / "results" / f"{job.name}.jsonl")]
 
 
-def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> dict[str, float]:
+def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str]) -> dict[str, float]:
     """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time."""
     pending = [job for job in jobs if not (out / "done" / job.name).exists()]
     threads = str(max(1, parallel // max(1, min(parallel, len(pending)))))  # a wave of one job gets every core
@@ -273,6 +324,7 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> di
         while pending and len(running) < parallel:
             job = pending.pop(0)
             log(f"start {job.name}")
+            atomic_write(out / "started" / job.name, prints[job.name] + "\n")
             handle = open(out / "logs" / f"{job.name}.log", "a")
             running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
                                                   env=env), time.perf_counter()))
@@ -299,9 +351,13 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log) -> di
 
 def run_experiment(
     name: str = "countdown", out_dir: str | Path = "experiments/countdown", scale: str = "cpu", parallel: int = 2,
-    log=print,
+    log=print, restart_changed: bool = False,
 ) -> Path:
-    """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan."""
+    """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan.
+
+    A finished job is reused only if its settings (and its upstream run's) are this plan's; otherwise the run stops
+    with the list of changed jobs, or, with `restart_changed`, moves their outputs to `obsolete/` and reruns them.
+    """
     if name not in EXPERIMENTS:
         raise BreadcrumbsError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
     from breadcrumbs.evaluation import write_report
@@ -310,11 +366,22 @@ def run_experiment(
     s = Settings.scale(scale)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    waves = plan(s)
+    prints = fingerprints(waves, s)
+    stale = stale_jobs(out, prints)
+    if stale and not restart_changed:
+        raise BreadcrumbsError(
+            f"{len(stale)} finished jobs in {out} were run with other settings than this plan's "
+            f"({', '.join(stale)}); rerun with --restart-changed to set their outputs aside in {out / 'obsolete'} "
+            "and run them again, or choose a new --out"
+        )
+    if stale:
+        set_aside(out, stale, log)
     record_path = out / "experiment.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"wall_s": {}}
     started = time.perf_counter()
-    for wave in plan(s):
-        record["wall_s"].update(_run_wave(wave, out, s, parallel, log))
+    for wave in waves:
+        record["wall_s"].update(_run_wave(wave, out, s, parallel, log, prints))
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
@@ -331,6 +398,4 @@ def run_experiment(
 
 
 def _write_json(path: Path, data: dict) -> None:
-    from breadcrumbs.files import atomic_write
-
     atomic_write(path, json.dumps(data, indent=2, default=list) + "\n")

@@ -12,6 +12,7 @@ from breadcrumbs.cli.options import QuietOption
     epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~2 h 45 min on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
     "  breadcrumbs experiment countdown --scale micro --out /tmp/cd-micro   # the same path in seconds\n\n"
+    "  breadcrumbs experiment countdown --out experiments/countdown --restart-changed   # after editing the plan\n\n"
     "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu"
 )
 def experiment(
@@ -20,6 +21,8 @@ def experiment(
     parallel: int = typer.Option(2, "--parallel", help="Jobs run side by side, one CPU thread each."),
     scale: str = typer.Option("cpu", "--scale", help="cpu (the recorded run), gpu (a larger model on one GPU) or "
                               "micro (seconds, CI)."),
+    restart_changed: bool = typer.Option(False, "--restart-changed", help="Jobs whose settings changed since they "
+                                         "ran: move their outputs to OUT/obsolete/ and run them again."),
     quiet: bool = QuietOption,
 ) -> None:
     """Warm start, a mixed-ratio and a c=8 beacon model, the RL ablation at equal wall time, evaluation on
@@ -31,5 +34,5 @@ def experiment(
     check_range("--parallel", parallel, Range(1, 64, integer=True))
     interrupts.on_interrupt(f"finished jobs are saved in {out}; rerun the same command to resume")
     log = (lambda message: None) if quiet else typer.echo
-    result = run_experiment(name, out, scale=scale, parallel=parallel, log=log)
+    result = run_experiment(name, out, scale=scale, parallel=parallel, log=log, restart_changed=restart_changed)
     typer.echo(f"wrote {result}/report/report.md, {result}/ablation.md and {result}/ablation_curves.png")
