@@ -97,6 +97,7 @@ def test_bad_numbers_are_one_line_with_the_range(capsys, tmp_path, args, message
         ("rl.temperature=.inf", "config key 'rl.temperature' must be a finite number"),
         ("rl.temperature=1e6", "config key 'rl.temperature' must be in [0, 100], got 1000000.0"),
         ("optim.beta1=1.5", "config key 'optim.beta1' must be in [0, 1), got 1.5"),
+        ("rl.negative_weight=1.5", "config key 'rl.negative_weight' must be in [0, 1], got 1.5"),
         ("seed=-3", "config key 'seed' must be in [0, 4294967295]"),
         ("device=banana", "config key 'device' 'banana' is not one of cpu, cuda, cuda:N, auto"),
     ],

@@ -77,6 +77,10 @@ def test_teacher_side_detached_unless_asked(runtime):
 def test_group_advantages_and_clipping():
     adv = group_advantages(torch.tensor([1.0, 0.0, 1.0, 1.0]), group_size=2)
     assert torch.allclose(adv, torch.tensor([1.0, -1.0, 0.0, 0.0]), atol=1e-4)
+    rewards = torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0])
+    for weight in (0.0, 0.5):  # only the negative advantages shrink; 1.0 is GRPO
+        weighted, plain = group_advantages(rewards, 4, negative_weight=weight), group_advantages(rewards, 4)
+        assert torch.allclose(weighted, torch.where(plain < 0, weight * plain, plain)) and (plain < 0).any()
     logp = torch.tensor([[0.0, 0.0]])
     old = torch.log(torch.tensor([[0.5, 2.0]]))  # ratios 2 and 0.5
     mask = torch.ones(1, 2)

@@ -94,6 +94,7 @@ class RLConfig:
     kl_coef: float = 0.0  # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
     loss_norm: str = "token"  # token: mean over all generated tokens | sequence: mean per sequence, then over sequences
     scale_rewards: bool = True  # divide group-centred rewards by the group std
+    negative_weight: float = 1.0  # scale of negative advantages: 1 = GRPO, 0 = only samples better than their group
     format_reward: float = 0.0  # reward for a parsable but wrong answer
     difficulty: dict = field(default_factory=dict)  # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
 
@@ -190,7 +191,7 @@ NON_NEGATIVE = (
     "sft.micro_batch_size", "rl.micro_batch_size", "model.logit_chunk_tokens",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
-    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "time_budget_s", "beacon.lag",
+    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "rl.negative_weight", "time_budget_s", "beacon.lag",
 )
 POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
@@ -202,6 +203,7 @@ RANGES: dict[str, Range] = {
     "rl.top_p": Range(0, 1, low_open=True),
     "rl.temperature": validation.TEMPERATURE,
     "rl.format_reward": validation.PROBABILITY,
+    "rl.negative_weight": validation.PROBABILITY,
     "optim.beta1": Range(0, 1, high_open=True),
     "optim.beta2": Range(0, 1, high_open=True),
 }

@@ -163,12 +163,17 @@ def _chunk_terms(
     return terms
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, scale: bool = True, eps: float = 1e-6) -> torch.Tensor:
-    """GRPO advantages: each reward minus its group's mean, divided by the group's std when `scale`."""
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, scale: bool = True, negative_weight: float = 1.0, eps: float = 1e-6
+) -> torch.Tensor:
+    """GRPO advantages: each reward minus its group's mean, divided by the group's std when `scale`; the negative
+    ones (samples worse than their group) multiplied by `negative_weight` (1 = GRPO, 0 = reinforce only the samples
+    better than their group)."""
     grouped = rewards.view(-1, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
     if scale:
         centred = centred / (grouped.std(dim=1, keepdim=True, unbiased=False) + eps)
+    centred = torch.where(centred < 0, centred * negative_weight, centred)
     return centred.reshape(-1)
 
 

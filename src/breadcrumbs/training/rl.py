@@ -78,7 +78,7 @@ def collect_rollouts(
         [task.verify(problem, text, cfg.format_reward) for problem, text in zip(rows, output.texts)],
         dtype=torch.float32,
     )
-    advantages = group_advantages(rewards, cfg.group_size, cfg.scale_rewards)
+    advantages = group_advantages(rewards, cfg.group_size, cfg.scale_rewards, cfg.negative_weight)
     return Rollouts(
         rows, prompts, output.completion_ids, output.texts, rewards, advantages, list(ratios), elapsed,
         output.stats,
