@@ -83,14 +83,17 @@ def test_each_stage_draws_its_own_difficulty():
 
 
 def test_grpo_diagnostics_count_groups_with_signal_and_pass_at_g():
-    rewards = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # groups of 4
+    correct = torch.tensor([1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]) >= 1.0  # groups of 4
+    # rewards shaped by trace errors: the first group's equal answers still differ in reward, the last does not
+    rewards = correct.float() - torch.tensor([0.0, 0.1, 0.0, 0.0] + [0.0] * 4 + [0.2] * 4)
     problem = Problem("countdown", "x", {})
-    rollouts = Rollouts([problem] * 12, [[1]] * 12, [[2]] * 12, [""] * 12, rewards, rewards, [4] * 12, 1.0, [])
+    rollouts = Rollouts([problem] * 12, [[1]] * 12, [[2]] * 12, [""] * 12, rewards, correct, rewards, [4] * 12, 1.0,
+                        [])
     rollouts.stats = [type("S", (), {"stop_reason": "eos", "peak_kv_entries": 3, "prompt_tokens": 1,
                                       "generated_tokens": 1})()] * 12
     means = {name: total / count for name, (total, count) in rollout_sums(rollouts, 4).values.items()}
-    assert means["signal_groups"] == pytest.approx(1 / 3)  # only the mixed group gives GRPO a gradient
-    assert means["pass_at_g"] == pytest.approx(2 / 3)
+    assert means["signal_groups"] == pytest.approx(2 / 3)  # groups whose rewards differ give GRPO a gradient
+    assert means["pass_at_g"] == pytest.approx(2 / 3) and means["accuracy"] == pytest.approx(5 / 12)
 
 
 def test_ratio_range_draws_every_ratio_log_uniformly():

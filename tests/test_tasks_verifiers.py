@@ -33,6 +33,7 @@ def _assert_safe(text: str) -> None:
     for task in TASKS:
         for problem in PROBLEMS[task.name]:
             assert task.verify(problem, text, format_reward=0.25) in (0.0, 0.25, 1.0)
+            assert -0.5 <= task.reward(problem, text, format_reward=0.25, trace_penalty=0.5) <= 1.0
 
 
 def test_nasty_inputs_do_not_crash() -> None:
@@ -55,6 +56,26 @@ def test_deep_nesting_does_not_crash(depth: int, opener: str) -> None:
 def test_non_string_completion_scores_zero() -> None:
     for task in TASKS:
         assert task.verify(PROBLEMS[task.name][0], None) == 0.0  # type: ignore[arg-type]
+        assert task.reward(PROBLEMS[task.name][0], None, trace_penalty=1.0) == 0.0  # type: ignore[arg-type]
+
+
+def test_countdown_trace_errors_count_each_wrong_line_once() -> None:
+    problem = COUNTDOWN.generate(1, seed=3, backtracks=1, order=1, echo=1)[0]
+    trace = COUNTDOWN.solve(problem, style="search")
+    lines = trace.split("\n")
+    moves = [i for i, line in enumerate(lines) if re.match(r"\d", line)]
+    assert COUNTDOWN.trace_errors(problem, trace) == (0, len(moves))
+    assert COUNTDOWN.reward(problem, trace, trace_penalty=0.5) == 1.0
+    misses = [i for i in moves if lines[i].endswith(" no")]
+    slip = list(lines)  # an arithmetic slip on a missing leaf, and a false hit claimed on another
+    slip[misses[0]] = re.sub(r"=(\d+)", lambda m: f"={int(m.group(1)) + 1}", slip[misses[0]], count=1)
+    slip[misses[1]] = slip[misses[1]].removesuffix(" no")
+    slipped = "\n".join(slip + ["7 plus 7"])  # and one line that is not a move at all
+    assert COUNTDOWN.trace_errors(problem, slipped) == (3, len(moves) + 1)
+    wrong_echo = trace.replace(f"({problem.data['target']})", f"({problem.data['target'] + 1})", 1)
+    assert COUNTDOWN.trace_errors(problem, wrong_echo) == (1, len(moves))
+    assert COUNTDOWN.reward(problem, slipped, trace_penalty=0.5) == 1.0 - 0.5 * 3 / (len(moves) + 1)
+    assert LINSYS.trace_errors(PROBLEMS["linsys"][0], "x=1") == (0, 0)  # no line check: the reward is verify's
 
 
 # ----- answer-line parsing --------------------------------------------------------------------------------------

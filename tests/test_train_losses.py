@@ -24,7 +24,7 @@ def rollouts(rt, ratio, n=12, rows=4):
     completions = [torch.randint(10, 90, (n - r,), generator=gen).tolist() for r in range(rows)]
     rewards = torch.tensor([1.0, 0.0, 0.0, 1.0])
     return Rollouts(
-        [None] * rows, prompts, completions, [""] * rows, rewards, group_advantages(rewards, 2),
+        [None] * rows, prompts, completions, [""] * rows, rewards, rewards >= 1.0, group_advantages(rewards, 2),
         [ratio] * rows if isinstance(ratio, int) else list(ratio), 0.0, [],
     )
 

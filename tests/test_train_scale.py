@@ -34,8 +34,8 @@ def rollouts(tokenizer, rows=4, n=13):
     prompts = [[tokenizer.bos_token_id] + torch.randint(10, 90, (3 + r,), generator=gen).tolist() for r in range(rows)]
     completions = [torch.randint(10, 90, (n - 2 * r,), generator=gen).tolist() for r in range(rows)]
     rewards = torch.tensor([1.0, 0.0, 0.0, 1.0])
-    return Rollouts([None] * rows, prompts, completions, [""] * rows, rewards, group_advantages(rewards, 2),
-                    [2, 4, 3, 2], 0.0, [])
+    return Rollouts([None] * rows, prompts, completions, [""] * rows, rewards, rewards >= 1.0,
+                    group_advantages(rewards, 2), [2, 4, 3, 2], 0.0, [])
 
 
 def joint_loss_and_grads(model, tokenizer, chunk_tokens, fused=True, temperature=0.7, direction="forward"):

@@ -227,3 +227,13 @@ class Task(ABC):
         if answer is None:
             return 0.0
         return 1.0 if self.check(problem, answer) else format_reward
+
+    def trace_errors(self, problem: Problem, completion: str) -> tuple[int, int]:
+        """(wrong, checked) step lines of a completion's trace, for tasks whose steps can be checked one line at a
+        time; (0, 0) for a task without such a check."""
+        return 0, 0
+
+    def reward(self, problem: Problem, completion: str, format_reward: float = 0.0, trace_penalty: float = 0.0) -> float:
+        """The RL reward: `verify`, minus `trace_penalty` times the share of checked trace lines that are wrong."""
+        wrong, checked = self.trace_errors(problem, completion) if trace_penalty and isinstance(completion, str) else (0, 0)
+        return self.verify(problem, completion, format_reward) - (trace_penalty * wrong / checked if checked else 0.0)

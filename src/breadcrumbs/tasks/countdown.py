@@ -22,6 +22,7 @@ successful moves.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
@@ -32,6 +33,9 @@ from breadcrumbs.tasks.base import Knob, Problem, Task, answer_text, parse_int, 
 from breadcrumbs.tasks.registry import register_task
 
 MAX_SEARCH_LINES = 40
+# one move line of a search trace: `a op b=c`, the echoed target `(t)`, then ` no`, the board after, or nothing (a hit)
+# (numbers of at most 12 digits: a longer one is a wrong line, never a huge integer to convert)
+MOVE_LINE = re.compile(r"(\d{1,12})([-+*/])(\d{1,12})=(\d{1,12})(?: \((\d{1,12})\))?( no| \[[\d,]*\])?")
 
 
 class Item(NamedTuple):
@@ -179,6 +183,28 @@ class Countdown(Task):
         if found.answer is None:
             raise BreadcrumbsError(f"countdown problem {problem.id} has no solution within the search cap")
         return (found.lines if style == "search" else found.path), found.answer
+
+    def trace_errors(self, problem: Problem, completion: str) -> tuple[int, int]:
+        """(wrong, checked) lines of a search trace, each line checked on its own: a move line is wrong if its
+        result is not `a op b` in exact integers, its echoed target is not the target, or it claims a hit (no ` no`
+        and no board) exactly when its result is not the target; any other line but `back` and `Answer:` is wrong.
+        Which numbers a move may use (the board) is not checked."""
+        target = problem.data["target"]
+        wrong = checked = 0
+        for line in completion.split("\n"):
+            line = line.strip()
+            if not line or line == "back" or line.startswith("Answer:"):
+                continue
+            checked += 1
+            move = MOVE_LINE.fullmatch(line)
+            if move is None:
+                wrong += 1
+                continue
+            left, op, right, result, echoed, after = move.groups()
+            hit = after is None
+            wrong += (apply(op, int(left), int(right)) != int(result)
+                      or (echoed is not None and int(echoed) != target) or hit != (int(result) == target))
+        return wrong, checked
 
     def parse_answer(self, text: str) -> Expr | None:
         """The answer's expression; `Answer: 10+7+2 = 19` is read too, when the stated value is the expression's."""

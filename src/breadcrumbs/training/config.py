@@ -96,6 +96,7 @@ class RLConfig:
     scale_rewards: bool = True  # divide group-centred rewards by the group std
     negative_weight: float = 1.0  # scale of negative advantages: 1 = GRPO, 0 = only samples better than their group
     format_reward: float = 0.0  # reward for a parsable but wrong answer
+    trace_penalty: float = 0.0  # subtracted from the reward times the share of wrong trace lines (Task.trace_errors)
     difficulty: dict = field(default_factory=dict)  # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
 
 
@@ -191,7 +192,8 @@ NON_NEGATIVE = (
     "sft.micro_batch_size", "rl.micro_batch_size", "model.logit_chunk_tokens",
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
-    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "rl.negative_weight", "time_budget_s", "beacon.lag",
+    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "rl.negative_weight",
+    "rl.trace_penalty", "time_budget_s", "beacon.lag",
 )
 POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",

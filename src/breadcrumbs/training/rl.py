@@ -37,6 +37,7 @@ class Rollouts:
     completions: list[list[int]]
     texts: list[str]
     rewards: torch.Tensor
+    correct: torch.Tensor  # bool per row: the answer is right (the reward may also count trace errors)
     advantages: torch.Tensor
     ratios: list[int]  # student ratio of each row
     generation_s: float
@@ -50,7 +51,8 @@ class Rollouts:
         pick = lambda items: [items[i] for i in index]  # noqa: E731
         return Rollouts(
             pick(self.problems), pick(self.prompts), pick(self.completions), pick(self.texts),
-            self.rewards[index], self.advantages[index], pick(self.ratios), self.generation_s, pick(self.stats),
+            self.rewards[index], self.correct[index], self.advantages[index], pick(self.ratios), self.generation_s,
+            pick(self.stats),
         )
 
 
@@ -75,12 +77,13 @@ def collect_rollouts(
     elapsed = time.perf_counter() - started
     rt.base.train(was_training)
     rewards = torch.tensor(
-        [task.verify(problem, text, cfg.format_reward) for problem, text in zip(rows, output.texts)],
+        [task.reward(problem, text, cfg.format_reward, cfg.trace_penalty) for problem, text in zip(rows, output.texts)],
         dtype=torch.float32,
     )
+    correct = torch.tensor([task.verify(problem, text) >= 1.0 for problem, text in zip(rows, output.texts)])
     advantages = group_advantages(rewards, cfg.group_size, cfg.scale_rewards, cfg.negative_weight)
     return Rollouts(
-        rows, prompts, output.completion_ids, output.texts, rewards, advantages, list(ratios), elapsed,
+        rows, prompts, output.completion_ids, output.texts, rewards, correct, advantages, list(ratios), elapsed,
         output.stats,
     )
 
@@ -217,9 +220,9 @@ def rollout_sums(rollouts: Rollouts, group_size: int) -> Sums:
     rows = len(rollouts)
     groups = rollouts.rewards.view(-1, group_size)
     sums.add("reward", rollouts.rewards.sum(), rows)
-    sums.add("accuracy", (rollouts.rewards >= 1.0).float().sum(), rows)
+    sums.add("accuracy", rollouts.correct.float().sum(), rows)
     sums.add("signal_groups", (groups.max(1).values > groups.min(1).values).float().sum(), len(groups))
-    sums.add("pass_at_g", (groups >= 1.0).any(1).float().sum(), len(groups))
+    sums.add("pass_at_g", rollouts.correct.view(-1, group_size).any(1).float().sum(), len(groups))
     sums.add("completion_len", sum(len(c) for c in rollouts.completions), rows)
     sums.add("truncated", sum(s.stop_reason == "length" for s in rollouts.stats), rows)
     sums.add("kv_peak_full", sum(s.peak_kv_entries for s in rollouts.stats), rows)
