@@ -93,7 +93,7 @@ def worker(case: dict) -> None:
     ids = lambda n: torch.randint(10, 90, (n,), generator=generator).tolist()  # noqa: E731
     rewards = torch.tensor([float(i % 2) for i in range(rows)])
     rollouts = Rollouts([None] * rows, [ids(case["prompt"]) for _ in range(rows)],
-                        [ids(case["tokens"]) for _ in range(rows)], [""] * rows, rewards,
+                        [ids(case["tokens"]) for _ in range(rows)], [""] * rows, rewards, rewards >= 1.0,
                         group_advantages(rewards, 2), [4] * rows, 0.0, [])
     for _ in range(2):
         loss, _ = rl_loss(rt, rollouts, RLConfig(), DistillConfig(), 1.0, 1.0 if case["joint"] else 0.0,

@@ -109,8 +109,8 @@ def config_setup(args):
     rewards = torch.tensor([float(i % 2) for i in range(len(rows))])  # every group has signal
     choices, weights = cfg.beacon.choices()
     ratios = sample_ratios(student_views(cfg.beacon.layout, choices), len(rows), seed=1, weights=weights)
-    batch = Rollouts(rows, prompts, completions, [""] * len(rows), rewards, group_advantages(rewards, rl.group_size),
-                     ratios, 0.0, [])
+    batch = Rollouts(rows, prompts, completions, [""] * len(rows), rewards, rewards >= 1.0,
+                     group_advantages(rewards, rl.group_size), ratios, 0.0, [])
     joint = cfg.distill
     variants = {
         "rl_only": (dataclasses.replace(joint, mode="off"), 1.0, 0.0),

@@ -99,6 +99,21 @@ def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):
     assert "mixed" in str(error.value) and (tmp_path / "runs" / "mixed" / "metrics.jsonl").exists()
     from breadcrumbs.experiment import set_aside
 
-    folder = set_aside(tmp_path, ["mixed"], log=lambda message: None)
+    (tmp_path / "results" / "sweep").mkdir(parents=True)
+    folder = set_aside(tmp_path, ["mixed", "sweep"], log=lambda message: None)
     assert (folder / "runs" / "mixed" / "metrics.jsonl").exists() and (folder / "started" / "mixed").exists()
+    assert (folder / "results" / "sweep").is_dir() and not (tmp_path / "results" / "sweep").exists()
     assert not (tmp_path / "runs" / "mixed").exists() and (tmp_path / "started" / "teacher").exists()
+    assert set_aside(tmp_path, ["mixed"], log=lambda message: None) != folder  # never into an earlier folder
+
+
+def test_jobs_finished_before_fingerprints_are_adopted_once(tmp_path):
+    from breadcrumbs.experiment import adopt_finished, fingerprints, stale_jobs
+
+    expected = fingerprints(plan(Settings.micro()), Settings.micro())
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "teacher").write_text("12.0\n")  # an older driver's marker: the wall time alone
+    adopted = []
+    adopt_finished(tmp_path, expected, adopted.append)
+    assert (tmp_path / "started" / "teacher").read_text().strip() == expected["teacher"] and len(adopted) == 1
+    assert not (tmp_path / "started" / "mixed").exists() and stale_jobs(tmp_path, expected) == []

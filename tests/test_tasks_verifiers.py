@@ -75,6 +75,15 @@ def test_countdown_trace_errors_count_each_wrong_line_once() -> None:
     wrong_echo = trace.replace(f"({problem.data['target']})", f"({problem.data['target'] + 1})", 1)
     assert COUNTDOWN.trace_errors(problem, wrong_echo) == (1, len(moves))
     assert COUNTDOWN.reward(problem, slipped, trace_penalty=0.5) == 1.0 - 0.5 * 3 / (len(moves) + 1)
+    # moves must use the board's numbers, and a shown board must be the rest plus the result
+    absent = 1 + max(problem.data["numbers"])
+    filler = f"{absent}+{absent}={2 * absent} ({problem.data['target']}) no"
+    assert COUNTDOWN.trace_errors(problem, "\n".join([filler] * 5 + [trace])) == (5, len(moves) + 5)
+    first = lines[moves[0]]
+    assert first.endswith("]") and COUNTDOWN.trace_errors(problem, first) == (0, 1)
+    assert COUNTDOWN.trace_errors(problem, first[:-1] + ",1]") == (1, 1)
+    assert COUNTDOWN.trace_errors(problem, trace.replace("Answer:", "**Answer:**")) == (0, len(moves))
+    assert COUNTDOWN.trace_errors(problem, "\u0663+\u0664=\u0667 no") == (1, 1)  # ASCII digits only
     assert LINSYS.trace_errors(PROBLEMS["linsys"][0], "x=1") == (0, 0)  # no line check: the reward is verify's
 
 

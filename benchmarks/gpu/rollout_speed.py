@@ -102,7 +102,8 @@ def step_time(shape: dict, attention: str, completions, rows, joint: bool) -> fl
     rt = Runtime(model, model, tokenizer, chunk_tokens=1024)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
     rewards = torch.tensor([float(i % 2) for i in range(BATCH)])
-    batch = Rollouts([None] * BATCH, rows, completions, [""] * BATCH, rewards, group_advantages(rewards, 8),
+    batch = Rollouts([None] * BATCH, rows, completions, [""] * BATCH, rewards, rewards >= 1.0,
+                     group_advantages(rewards, 8),
                      [RATIO] * BATCH, 0.0, [None] * BATCH)
     denominator = float(sum(len(c) for c in completions))
 

@@ -233,36 +233,57 @@ def _upstream(job: Job) -> str | None:
     return job.model_of
 
 
+def _evaluation_settings(job: Job, s: Settings) -> dict | None:
+    """The settings besides its methods that decide an evaluation's or a sweep's records (None for training)."""
+    if job.config is not None:
+        return None
+    shared = {"problems": s.test_problems, "max_new_tokens": s.max_new_tokens, "difficulty": s.difficulty,
+              "batch": s.eval_batch, "device": s.device}
+    if job.sweep:
+        return dict(shared, families=BASELINES, budgets=s.budgets, dev_problems=s.sweep_dev_problems)
+    return shared
+
+
 def fingerprints(waves: list[list[Job]], s: Settings) -> dict[str, str]:
-    """A hash per job of everything that decides its outputs: its config (or methods and evaluation settings) and
-    its upstream run's fingerprint, so that changing the warm start makes every job built on it stale too."""
-    evaluation = [s.test_problems, s.max_new_tokens, s.difficulty, s.budgets, s.sweep_dev_problems]
+    """A hash per job of everything that decides its outputs: its config (or its methods and evaluation settings)
+    and its upstream run's fingerprint, so that changing the warm start makes every job built on it stale too."""
     found: dict[str, str] = {}
     for job in (job for wave in waves for job in wave):
         upstream = _upstream(job)
-        spec = {"config": job.config, "methods": job.methods, "sweep": job.sweep,
-                "evaluation": None if job.config else evaluation, "upstream": found.get(upstream, upstream)}
+        spec = {"config": job.config, "methods": job.methods, "evaluation": _evaluation_settings(job, s),
+                "upstream": found.get(upstream, upstream)}
         found[job.name] = hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
     return found
 
 
 def _outputs(out: Path, name: str) -> list[Path]:
     """Every file or folder a job writes."""
-    return [_run_dir(out, name), out / "results" / f"{name}.jsonl", out / "results" / name,
+    return [_run_dir(out, name), out / "results" / f"{name}.jsonl", out / "results" / f"{name}.jsonl.lock",
+            out / "results" / name,
             out / "configs" / f"{name}.yaml", out / "logs" / f"{name}.log", out / "done" / name,
             out / "started" / name]
 
 
+def adopt_finished(out: Path, expected: dict[str, str], log) -> None:
+    """Give a job finished by a driver that recorded no fingerprint this plan's fingerprint (and say so)."""
+    for name, fingerprint in expected.items():
+        if (out / "done" / name).exists() and not (out / "started" / name).exists():
+            atomic_write(out / "started" / name, fingerprint + "\n")
+            log(f"adopted {name}: finished before fingerprints were recorded, taken as this plan's")
+
+
 def stale_jobs(out: Path, expected: dict[str, str]) -> list[str]:
-    """Started or finished jobs whose recorded fingerprint (`started/NAME`) differs from this plan's; jobs of an
-    older driver, which recorded none, are trusted."""
+    """Started or finished jobs whose recorded fingerprint (`started/NAME`) differs from this plan's."""
     return [name for name, fingerprint in expected.items()
             if (out / "started" / name).exists() and (out / "started" / name).read_text().strip() != fingerprint]
 
 
 def set_aside(out: Path, names: list[str], log) -> Path:
     """Move the outputs of `names` to `obsolete/<UTC time>/`, keeping their layout."""
-    folder = out / "obsolete" / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    folder, count = out / "obsolete" / stamp, 1
+    while folder.exists():  # a second restart within the same second
+        folder, count = out / "obsolete" / f"{stamp}-{count}", count + 1
     for name in names:
         for path in _outputs(out, name):
             if path.exists():
@@ -368,10 +389,11 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     waves = plan(s)
     prints = fingerprints(waves, s)
+    adopt_finished(out, prints, log)
     stale = stale_jobs(out, prints)
     if stale and not restart_changed:
         raise BreadcrumbsError(
-            f"{len(stale)} finished jobs in {out} were run with other settings than this plan's "
+            f"{len(stale)} started or finished jobs in {out} ran with other settings than this plan's "
             f"({', '.join(stale)}); rerun with --restart-changed to set their outputs aside in {out / 'obsolete'} "
             "and run them again, or choose a new --out"
         )

@@ -29,13 +29,13 @@ from typing import NamedTuple
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks.arith import PRECEDENCE, Expr, apply, evaluate, literals, parse_expression
-from breadcrumbs.tasks.base import Knob, Problem, Task, answer_text, parse_int, require, require_ints
+from breadcrumbs.tasks.base import Knob, Problem, Task, answer_lines, answer_text, parse_int, require, require_ints
 from breadcrumbs.tasks.registry import register_task
 
 MAX_SEARCH_LINES = 40
 # one move line of a search trace: `a op b=c`, the echoed target `(t)`, then ` no`, the board after, or nothing (a hit)
 # (numbers of at most 12 digits: a longer one is a wrong line, never a huge integer to convert)
-MOVE_LINE = re.compile(r"(\d{1,12})([-+*/])(\d{1,12})=(\d{1,12})(?: \((\d{1,12})\))?( no| \[[\d,]*\])?")
+MOVE_LINE = re.compile(r"(\d{1,12})([-+*/])(\d{1,12})=(\d{1,12})(?: \((\d{1,12})\))?( no| \[[\d,]{0,200}\])?", re.ASCII)
 
 
 class Item(NamedTuple):
@@ -185,15 +185,20 @@ class Countdown(Task):
         return (found.lines if style == "search" else found.path), found.answer
 
     def trace_errors(self, problem: Problem, completion: str) -> tuple[int, int]:
-        """(wrong, checked) lines of a search trace, each line checked on its own: a move line is wrong if its
-        result is not `a op b` in exact integers, its echoed target is not the target, or it claims a hit (no ` no`
-        and no board) exactly when its result is not the target; any other line but `back` and `Answer:` is wrong.
-        Which numbers a move may use (the board) is not checked."""
+        """(wrong, checked) move lines of a search trace. A move line is right when it uses two numbers of the
+        current board, its result is `a op b` in exact integers, its echoed target (if any) is the target, it claims
+        a hit (no suffix) exactly when the result is the target, a miss on the last two numbers is closed by ` no`,
+        and a board (`[...]`, which the next lines then search) holds the rest and the result. `back` returns to
+        the board before; `Answer:` and blank lines are not checked; any other line is wrong."""
         target = problem.data["target"]
+        boards = [Counter(problem.data["numbers"])]
         wrong = checked = 0
         for line in completion.split("\n"):
             line = line.strip()
-            if not line or line == "back" or line.startswith("Answer:"):
+            if not line or answer_lines(line):
+                continue
+            if line == "back":
+                boards = boards[:-1] or boards
                 continue
             checked += 1
             move = MOVE_LINE.fullmatch(line)
@@ -201,9 +206,19 @@ class Countdown(Task):
                 wrong += 1
                 continue
             left, op, right, result, echoed, after = move.groups()
-            hit = after is None
-            wrong += (apply(op, int(left), int(right)) != int(result)
-                      or (echoed is not None and int(echoed) != target) or hit != (int(result) == target))
+            board, uses, value = boards[-1], Counter([int(left), int(right)]), int(result)
+            right_line = (
+                all(board[number] >= count for number, count in uses.items())
+                and apply(op, int(left), int(right)) == value
+                and (echoed is None or int(echoed) == target)
+                and (after is None) == (value == target)
+                and (after != " no" or board.total() == 2)
+            )
+            if after not in (None, " no"):
+                shown = Counter(int(number) for number in after.strip(" []").split(",") if number)
+                right_line = right_line and board.total() > 2 and shown == board - uses + Counter([value])
+                boards.append(shown)  # later lines are judged against the board the trace shows
+            wrong += not right_line
         return wrong, checked
 
     def parse_answer(self, text: str) -> Expr | None:

@@ -206,6 +206,7 @@ RANGES: dict[str, Range] = {
     "rl.temperature": validation.TEMPERATURE,
     "rl.format_reward": validation.PROBABILITY,
     "rl.negative_weight": validation.PROBABILITY,
+    "rl.trace_penalty": validation.PROBABILITY,  # above 1 a wrong answer could outscore a right one
     "optim.beta1": Range(0, 1, high_open=True),
     "optim.beta2": Range(0, 1, high_open=True),
 }
