@@ -33,6 +33,7 @@ except TrainingInterrupted:
     print("stopped", flush=True)
 if trainer.accelerator.is_main_process:  # one line from one rank: two ranks' prints can interleave
     print(f"world {trainer.accelerator.num_processes} {trainer.accelerator.distributed_type!s}", flush=True)
+trainer.accelerator.end_training()  # release the gloo group before exit, as `train` does
 """ % STOP_AFTER
 
 

@@ -482,8 +482,17 @@ def train(
     checkpoint directory (an HF `save_pretrained` dir with the beacon token, loadable by `load_model`)."""
     run_dir = Path(out_dir)
     if os.environ.get("RANK", "0") != "0":  # under a launcher, rank 0 holds the lock and sweeps
-        return Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo).run()
+        return _run_and_release(Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo))
     with exclusive_lock(run_dir / "train", f"the run in {str(run_dir)!r}"):
         for folder in (run_dir, run_dir / "checkpoints"):
             remove_stale_temporaries(folder)  # left by a kill; under the lock no live writer owns them
-        return Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo).run()
+        return _run_and_release(Trainer(config, run_dir, resume=resume, progress=progress, device=device, echo=echo))
+
+
+def _run_and_release(trainer: Trainer) -> Path:
+    """Run, then release the distributed process group (a process that exits holding a gloo group can abort with
+    `terminate called without an active exception`); a no-op for one process."""
+    try:
+        return trainer.run()
+    finally:
+        trainer.accelerator.end_training()
