@@ -11,6 +11,9 @@ an interruption continues where it stopped. Layout of the output directory:
     results/NAME.jsonl       evaluation records on the test split;  report/  the Pareto report (AUAC included)
     report-c8-lagL/          a raw-tail model against every baseline at its own peak and mean KV
     ablation.md, ablation_curves.png, experiment.json   the RL ablation table and curves, settings and wall times
+    started/NAME, done/NAME  a job's fingerprint (its settings and its upstream run's) and, once finished, its wall time;
+                             a rerun stops at a job whose fingerprint changed (`--restart-changed` moves its outputs
+                             to obsolete/<UTC time>/ and runs it again)
 
 The plan (`plan`):
 1. `teacher`: supervised warm start on solver traces, teacher layout only.
