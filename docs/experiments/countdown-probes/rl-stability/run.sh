@@ -31,3 +31,8 @@ wait
 # 15:02 UTC: joint GRPO + distillation with the trace-line reward (rl.trace_penalty 1.0), lr 3e-4, 10 warmup steps,
 # beside the two student probes (three processes on two cores):
 #   OMP_NUM_THREADS=1 PYTHONPATH=/work/exp6_src/src python -m breadcrumbs train --config joint-trace.yaml --out joint-trace
+# 15:38 UTC: joint-trace ended its 15 minutes level-to-down (36.7 -> 30.5%) but stable (entropy 0.03, truncation
+# <= 12%). The same for 40 minutes of training time, with the committed line check (board replay, 86ca66e; code
+# copied to /work/exp6b_src at cdec830), beside the strong-lag2-long student probe:
+#   OMP_NUM_THREADS=1 PYTHONPATH=/work/exp6b_src/src python -m breadcrumbs train --config joint-trace-long.yaml --out joint-trace-long
+# 16:17 UTC: joint-trace-long collapsed after ~120 updates (dev 36.7 -> ~30% level for 96 updates, then 13.3 -> 0.0%): stopped.
