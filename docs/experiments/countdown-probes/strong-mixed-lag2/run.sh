@@ -17,3 +17,15 @@ case "$1" in
   long) run strong-lag2-long 1000 full,beacon:8:lag=2 ;;
   mixed) run strong-mixed-lag2 300 full$(for c in 2 3 4 5 6 8 12 16 24 32; do printf ",beacon:$c:lag=2"; done) ;;
 esac
+# 16:18 UTC: every training-free baseline at the long student's per-problem peak and mean KV (appended to its test
+# results; the full cache and beacon records already there are reused):
+#   ./run-students.sh matched
+if [ "$1" = matched ]; then
+  M="full,beacon:8:lag=2"
+  for b in streaming h2o tova snapkv knorm rkv; do M="$M,$b:@beacon:8:lag=2,$b:@beacon:8:lag=2@mean"; done
+  echo "strong-lag2-long-matched start $(date -u +%FT%TZ)" >> times.log
+  OMP_NUM_THREADS=2 PYTHONPATH=/work/exp6b_src/src python -m breadcrumbs eval --task countdown \
+    -m strong-lag2-long/checkpoints/step-1000 --methods $M --n 150 --split test $D --max-new-tokens 600 \
+    --batch-size 64 -o strong-lag2-long-test.jsonl -q >> strong-lag2-long.log 2>&1
+  echo "strong-lag2-long-matched end $(date -u +%FT%TZ) rc=$?" >> times.log
+fi
