@@ -11,9 +11,9 @@ an interruption continues where it stopped. Layout of the output directory:
     results/NAME.jsonl       evaluation records on the test split;  report/  the Pareto report (AUAC included)
     report-c8-lagL/          a raw-tail model against every baseline at its own peak and mean KV
     ablation.md, ablation_curves.png, experiment.json   the RL ablation table and curves, settings and wall times
-    started/NAME, done/NAME  a job's fingerprint (its settings and its upstream run's) and, once finished, its wall time;
-                             a rerun stops at a job whose fingerprint changed (`--restart-changed` moves its outputs
-                             to obsolete/<UTC time>/ and runs it again)
+    started/NAME, done/NAME  a job's fingerprint (its settings and its upstream run's) and, once finished, its wall
+                             time; a rerun stops at a job whose fingerprint changed (`--restart-changed` moves its
+                             outputs to obsolete/<UTC time>/ and runs it again)
 
 The plan (`plan`):
 1. `teacher`: supervised warm start on solver traces, teacher layout only.
@@ -236,15 +236,18 @@ def _upstream(job: Job) -> str | None:
     return job.model_of
 
 
-def _evaluation_settings(job: Job, s: Settings) -> dict | None:
-    """The settings besides its methods that decide an evaluation's or a sweep's records (None for training)."""
+def _evaluation_options(job: Job, s: Settings) -> list[str] | None:
+    """The command-line options besides its methods and paths that decide an evaluation's or a sweep's records
+    (None for training): what `_command` passes and what the job's fingerprint hashes."""
     if job.config is not None:
         return None
-    shared = {"problems": s.test_problems, "max_new_tokens": s.max_new_tokens, "difficulty": s.difficulty,
-              "batch": s.eval_batch, "device": s.device}
+    options = ["--task", "countdown", "--n", str(s.test_problems), "--max-new-tokens", str(s.max_new_tokens),
+               "--batch-size", str(s.eval_batch), "--device", s.device,
+               *(arg for key, value in s.difficulty.items() for arg in ("--difficulty", f"{key}={value}"))]
     if job.sweep:
-        return dict(shared, families=BASELINES, budgets=s.budgets, dev_problems=s.sweep_dev_problems)
-    return shared
+        options += ["--families", ",".join(BASELINES), "--budgets", ",".join(str(b) for b in s.budgets), "--extra", "",
+                    "--n-dev", str(s.sweep_dev_problems)]
+    return options
 
 
 def fingerprints(waves: list[list[Job]], s: Settings) -> dict[str, str]:
@@ -253,7 +256,7 @@ def fingerprints(waves: list[list[Job]], s: Settings) -> dict[str, str]:
     found: dict[str, str] = {}
     for job in (job for wave in waves for job in wave):
         upstream = _upstream(job)
-        spec = {"config": job.config, "methods": job.methods, "evaluation": _evaluation_settings(job, s),
+        spec = {"config": job.config, "methods": job.methods, "evaluation": _evaluation_options(job, s),
                 "upstream": found.get(upstream, upstream)}
         found[job.name] = hashlib.sha256(json.dumps(spec, sort_keys=True, default=list).encode()).hexdigest()[:16]
     return found
@@ -261,10 +264,9 @@ def fingerprints(waves: list[list[Job]], s: Settings) -> dict[str, str]:
 
 def _outputs(out: Path, name: str) -> list[Path]:
     """Every file or folder a job writes."""
-    return [_run_dir(out, name), out / "results" / f"{name}.jsonl", out / "results" / f"{name}.jsonl.lock",
-            out / "results" / name,
-            out / "configs" / f"{name}.yaml", out / "logs" / f"{name}.log", out / "done" / name,
-            out / "started" / name]
+    results = out / "results"
+    return [_run_dir(out, name), results / f"{name}.jsonl", results / f"{name}.jsonl.lock", results / name,
+            out / "configs" / f"{name}.yaml", out / "logs" / f"{name}.log", out / "done" / name, out / "started" / name]
 
 
 def adopt_finished(out: Path, expected: dict[str, str], log) -> None:
@@ -323,14 +325,9 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
         run = _run_dir(out, job.name)
         resume = ["--resume"] if (run / "config.yaml").exists() else []
         return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
-    difficulty = [arg for key, value in s.difficulty.items() for arg in ("--difficulty", f"{key}={value}")]
-    shared = ["--model", str(_checkpoint(out, job.model_of)), "--task", "countdown", "--n", str(s.test_problems),
-              "--max-new-tokens", str(s.max_new_tokens), "--batch-size", str(s.eval_batch), "--device", s.device,
-              "--quiet", *difficulty]
+    shared = ["--model", str(_checkpoint(out, job.model_of)), *_evaluation_options(job, s), "--quiet"]
     if job.sweep:
-        return [*base, "sweep", *shared, "--families", ",".join(BASELINES), "--budgets",
-                ",".join(str(b) for b in s.budgets), "--extra", "", "--n-dev", str(s.sweep_dev_problems),
-                "--out", str(out / "results" / job.name)]
+        return [*base, "sweep", *shared, "--out", str(out / "results" / job.name)]
     return [*base, "eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
             "--out", str(out / "results" / f"{job.name}.jsonl")]
 

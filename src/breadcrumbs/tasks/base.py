@@ -233,7 +233,10 @@ class Task(ABC):
         time; (0, 0) for a task without such a check."""
         return 0, 0
 
-    def reward(self, problem: Problem, completion: str, format_reward: float = 0.0, trace_penalty: float = 0.0) -> float:
+    def reward(
+        self, problem: Problem, completion: str, format_reward: float = 0.0, trace_penalty: float = 0.0
+    ) -> float:
         """The RL reward: `verify`, minus `trace_penalty` times the share of checked trace lines that are wrong."""
-        wrong, checked = self.trace_errors(problem, completion) if trace_penalty and isinstance(completion, str) else (0, 0)
+        checks_trace = trace_penalty and isinstance(completion, str)
+        wrong, checked = self.trace_errors(problem, completion) if checks_trace else (0, 0)
         return self.verify(problem, completion, format_reward) - (trace_penalty * wrong / checked if checked else 0.0)
