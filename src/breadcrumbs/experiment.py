@@ -64,8 +64,8 @@ class Settings:
                                                       "backtracks": 1, "order": 1, "echo": 1})
     rl_difficulty: dict = field(default_factory=lambda: {"backtracks": 2})
     model: str = "tiny"
-    teacher_steps: int = 1200
-    student_steps: int = 300
+    teacher_steps: int = 3000
+    student_steps: int = 1000
     sft_batch: int = 16
     sft_lr: float = 2e-3
     rl_batch: int = 32
@@ -84,7 +84,7 @@ class Settings:
     window_sizes: tuple = (16, 48, 80)  # the window control's training windows (evaluated at `budgets`)
     sweep_dev_problems: int = 32  # dev-split problems each candidate setting is tuned on
     matched_ratios: tuple = (8,)  # baselines at the joint model's per-problem peak KV at these ratios
-    lags: tuple = (2, 4)  # eviction lags of the c = 8 students with a raw tail (`c8-lagL`)
+    lags: tuple = (2,)  # eviction lags of the c = 8 students with a raw tail (`c8-lagL`)
     device: str = "cpu"
 
     @classmethod
