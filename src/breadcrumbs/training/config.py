@@ -98,6 +98,12 @@ class RLConfig:
     format_reward: float = 0.0  # reward for a parsable but wrong answer
     trace_penalty: float = 0.0  # subtracted from the reward times the share of wrong trace lines (Task.trace_errors)
     difficulty: dict = field(default_factory=dict)  # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
+    # the update (docs/training.md, "RL updates"): grpo = group-normalised advantages | expert_iteration = +1 for a
+    # verified sample and 0 otherwise (cross-entropy on the verified samples)
+    algorithm: str = "grpo"
+    tokens: str = "all"  # all | forks: the policy-gradient term counts only tokens where the sample left the greedy path
+    anchor_weight: float = 0.0  # cross-entropy on solver traces of the warm start's difficulty in every update; 0 = none
+    anchor_batch: int = 16  # problems of that anchor per update
 
 
 @dataclass
@@ -181,6 +187,8 @@ CHOICES = {
     "sft.scheduler": ("constant", "linear", "cosine"),
     "rl.scheduler": ("constant", "linear", "cosine"),
     "rl.loss_norm": ("token", "sequence"),
+    "rl.algorithm": ("grpo", "expert_iteration"),
+    "rl.tokens": ("all", "forks"),
     "distill.mode": ("joint", "two_stage", "off"),
     "distill.direction": ("forward", "reverse"),
     "distill.schedule": ("constant", "linear_warmup"),
@@ -193,11 +201,11 @@ NON_NEGATIVE = (
     "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
     "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
     "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "rl.negative_weight",
-    "rl.trace_penalty", "time_budget_s", "beacon.lag",
+    "rl.trace_penalty", "time_budget_s", "beacon.lag", "rl.anchor_weight",
 )
 POSITIVE = (
     "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
-    "rl.updates_per_batch", "eval.batch_size", "checkpoint.every", "log_every", "optim.eps",
+    "rl.updates_per_batch", "rl.anchor_batch", "eval.batch_size", "checkpoint.every", "log_every", "optim.eps",
 )
 # Keys with a bounded range (checked after NON_NEGATIVE / POSITIVE); every float key must also be finite.
 RANGES: dict[str, Range] = {

@@ -1,10 +1,15 @@
 """Joint RL + beacon distillation on the teacher's own rollouts.
 
 One step: sample G completions per prompt with the full cache (the shared generation loop), score them with the
-task's verifier, normalise rewards within each group (GRPO), then minimise
+task's verifier, turn rewards into advantages (`rl.algorithm`: GRPO's group normalisation, or expert iteration's
+1 for a verified sample), then minimise
 
     rl_weight * [clipped-ratio policy gradient + kl_coef * KL(policy || reference)]   (teacher layout)
   + distill_weight * KL(teacher || student)                                          (student layout, same tokens)
+  + anchor_weight * CE on solver traces of the warm start's difficulty                (teacher layout; trainer.py)
+
+The policy gradient counts every generated token, or (`rl.tokens: forks`) only those where the sample left the
+policy's greedy path: on the other tokens a confident policy's gradient is noise that Adam turns into drift.
 
 The teacher and student forwards run as one batch of 2B rows when `fused` (same weights, different masks); the
 teacher's distribution is detached in the distillation term unless `teacher_grad`.
@@ -81,11 +86,27 @@ def collect_rollouts(
         dtype=torch.float32,
     )
     correct = torch.tensor([task.verify(problem, text) >= 1.0 for problem, text in zip(rows, output.texts)])
-    advantages = group_advantages(rewards, cfg.group_size, cfg.scale_rewards, cfg.negative_weight)
+    advantages = rollout_advantages(rewards, correct, cfg)
     return Rollouts(
         rows, prompts, output.completion_ids, output.texts, rewards, correct, advantages, list(ratios), elapsed,
         output.stats,
     )
+
+
+def rollout_advantages(rewards: torch.Tensor, correct: torch.Tensor, cfg: RLConfig) -> torch.Tensor:
+    """The advantage of each rollout under `cfg.algorithm`: GRPO's group-normalised rewards, or expert iteration's
+    1 for a verified sample and 0 otherwise (its policy gradient is the cross-entropy on the verified samples)."""
+    if cfg.algorithm == "expert_iteration":
+        return correct.float()
+    return group_advantages(rewards, cfg.group_size, cfg.scale_rewards, cfg.negative_weight)
+
+
+def fork_mask(argmax: torch.Tensor, rollouts: Rollouts, mask: torch.Tensor) -> torch.Tensor:
+    """`[B, N]`: 1 at the generated tokens that differ from the policy's own greedy choice (the forks where a
+    sample left the greedy path), 0 elsewhere and off `mask`."""
+    width = mask.shape[1]
+    sampled = torch.tensor([c + [-1] * (width - len(c)) for c in rollouts.completions], device=argmax.device)
+    return (argmax != sampled).float() * mask
 
 
 WIDTH_SLACK = 1.25  # rows forwarded together are at least 1 / WIDTH_SLACK as long as the longest of them
@@ -192,7 +213,11 @@ def rl_loss(
         old = logprobs.detach() if old_logprobs is None else old_logprobs
         advantages = rollouts.advantages.to(rt.device)
         high = rl_cfg.clip_eps_high or rl_cfg.clip_eps
-        pg, clipped = grpo_token_loss(logprobs, old, advantages, mask, rl_cfg.clip_eps, high)
+        pg_mask = mask
+        if rl_cfg.tokens == "forks":
+            pg_mask = fork_mask(terms["argmax"], rollouts, mask)
+            sums.add("fork_frac", pg_mask.sum(), tokens)
+        pg, clipped = grpo_token_loss(logprobs, old, advantages, pg_mask, rl_cfg.clip_eps, high)
         rl_term = pg
         if ref_logprobs is not None and rl_cfg.kl_coef > 0:
             ref = reference_kl(logprobs, ref_logprobs, mask)

@@ -127,7 +127,7 @@ class Trainer:
         self.source = ProblemSource(
             self.task, config.task, config.seed,
             {"sft": config.sft.difficulty, "rl": config.rl.difficulty, "distill": config.rl.difficulty,
-             "eval": config.eval.difficulty},
+             "eval": config.eval.difficulty, "anchor": config.sft.difficulty},
         )
         self.logger = logging.getLogger(f"{LOGGER}.{id(self)}")
         self.logger.propagate = False
@@ -391,14 +391,27 @@ class Trainer:
             raise BreadcrumbsError(
                 f"sft.batch_size {cfg.sft.batch_size} does not split over {rt.world} processes; use a multiple"
             )
-        prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
         choices, weights = cfg.beacon.choices()
         ratios = sample_ratios(
             student_views(cfg.beacon.layout, choices, cfg.beacon.lag), len(problems),
             derive_seed(cfg.seed, "sft-ratio", step), weights,
         )
-        global_tokens = sum(len(c) for c in completions)
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
+        sums, global_tokens = self._backward_traces(rt, problems, ratios, student_weight, 1.0, sync=True)
+        norm = self._clip_and_step(rt, optimizer)
+        metrics = sums.means(rt)
+        metrics.update(grad_norm=norm, tokens=float(global_tokens))
+        return metrics
+
+    def _backward_traces(
+        self, rt: Runtime, problems: list, ratios: list, student_weight: float, weight: float, sync: bool
+    ) -> tuple[Sums, int]:
+        """Accumulate `weight` x the supervised loss on the solver traces of the global batch `problems` (this
+        process's shard, in micro-batches of `sft.micro_batch_size`); `sync` lets the last micro-batch communicate.
+        Returns the metric sums and the global number of trace tokens."""
+        cfg = self.config
+        prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
+        global_tokens = sum(len(c) for c in completions)
         prompts, completions, ratios = (shard(items, rt.rank, rt.world) for items in (prompts, completions, ratios))
         micro = micro_batches(len(prompts), cfg.sft.micro_batch_size, rt.world)
         sums = Sums()
@@ -407,12 +420,9 @@ class Trainer:
             loss, part = sft_loss(
                 rt, pick(prompts), pick(completions), pick(ratios), student_weight, global_tokens, cfg.sft.fused_forward
             )
-            rt.backward(loss, sync=i + 1 == len(micro))
+            rt.backward(weight * loss, sync=sync and i + 1 == len(micro))
             sums.merge(part)
-        norm = self._clip_and_step(rt, optimizer)
-        metrics = sums.means(rt)
-        metrics.update(grad_norm=norm, tokens=float(global_tokens))
-        return metrics
+        return sums, global_tokens
 
     def _rl_step(self, rt: Runtime, optimizer, stage: str, step: int, reference) -> dict:
         cfg = self.config
@@ -422,6 +432,10 @@ class Trainer:
             raise BreadcrumbsError(
                 f"rl.batch_size / rl.group_size = {prompts_per_step} prompts do not split over {rt.world} processes; "
                 f"make rl.batch_size a multiple of {rl.group_size * rt.world}"
+            )
+        if rl.anchor_weight > 0 and rl.anchor_batch % rt.world:
+            raise BreadcrumbsError(
+                f"rl.anchor_batch {rl.anchor_batch} does not split over {rt.world} processes; use a multiple"
             )
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
         choices, weights = cfg.beacon.choices()
@@ -454,8 +468,14 @@ class Trainer:
         ])
         sums = rollout_sums(rollouts, rl.group_size)
         norms = []
-        for _ in range(rl.updates_per_batch):
-            for part, old_lp, ref_lp, denominator in zip(parts, old, ref, counts):
+        anchor = rl.anchor_weight > 0 and stage == "rl"
+        for update in range(rl.updates_per_batch):
+            for index, (part, old_lp, ref_lp, denominator) in enumerate(zip(parts, old, ref, counts)):
+                if anchor:  # the warm start's data: fresh solver traces at its difficulty in every update
+                    batch = self.source.batch("anchor", (step * rl.updates_per_batch + update) * len(parts) + index,
+                                              rl.anchor_batch)
+                    traces, _ = self._backward_traces(rt, batch, [None] * len(batch), 0.0, rl.anchor_weight, sync=False)
+                    sums.add("anchor_ce", *traces.values["ce_teacher"])
                 for i, micro in enumerate(part):
                     loss, micro_sums = rl_loss(
                         rt, micro, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp[i], ref_lp[i]
