@@ -46,6 +46,7 @@ from pathlib import Path
 import yaml
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
 from breadcrumbs.files import atomic_write
 
 EXPERIMENTS = ("countdown",)
@@ -307,6 +308,9 @@ def _checkpoint(out: Path, name: str) -> Path:
     from breadcrumbs.training.checkpoint import latest_checkpoint
 
     found = latest_checkpoint(_run_dir(out, name))
+    recorded = _run_dir(out, name) / RECORDED_DIR
+    if found is None and (recorded / "config.json").is_file():
+        found = recorded
     if found is None:
         raise BreadcrumbsError(f"experiment run {name!r} has no checkpoint in {_run_dir(out, name)}; rerun to resume")
     return found
@@ -372,15 +376,15 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
 
 def run_experiment(
     name: str = "countdown", out_dir: str | Path = "experiments/countdown", scale: str = "cpu", parallel: int = 2,
-    log=print, restart_changed: bool = False,
+    log=print, restart_changed: bool = False, recorded: str | Path | None = None,
 ) -> Path:
     """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan.
 
     A finished job is reused only if its settings (and its upstream run's) are this plan's; otherwise the run stops
     with the list of changed jobs, or, with `restart_changed`, moves their outputs to `obsolete/` and reruns them.
+    `recorded` (a folder of recorded models, `record`) first adopts every recorded model made by this plan.
     """
-    if name not in EXPERIMENTS:
-        raise BreadcrumbsError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
+    _check_name(name)
     from breadcrumbs.evaluation import write_report
     from breadcrumbs.experiment_report import write_ablation, write_models
 
@@ -390,6 +394,8 @@ def run_experiment(
     waves = plan(s)
     prints = fingerprints(waves, s)
     adopt_finished(out, prints, log)
+    if recorded is not None:
+        adopt_recorded(out, Path(recorded), prints, log)
     stale = stale_jobs(out, prints)
     if stale and not restart_changed:
         raise BreadcrumbsError(
@@ -417,6 +423,24 @@ def run_experiment(
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out
+
+
+def record(
+    name: str, out_dir: str | Path, names: list[str], dest: str | Path, scale: str = "cpu", log=print
+) -> list[Path]:
+    """Copy the models of the finished jobs `names` of the experiment in `out_dir` to `dest` (see
+    `breadcrumbs.experiment_recorded`), for a later `run_experiment(..., recorded=dest)` on any machine."""
+    _check_name(name)
+    s = Settings.scale(scale)
+    out = Path(out_dir)
+    command = f"breadcrumbs experiment {name} --scale {scale} --out {out_dir}"
+    return record_models(out, names, Path(dest), fingerprints(plan(s), s), lambda job: _checkpoint(out, job),
+                         command, log)
+
+
+def _check_name(name: str) -> None:
+    if name not in EXPERIMENTS:
+        raise BreadcrumbsError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
 
 
 def _write_json(path: Path, data: dict) -> None:

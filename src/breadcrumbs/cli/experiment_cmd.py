@@ -7,13 +7,18 @@ import typer
 from breadcrumbs.cli import app
 from breadcrumbs.cli.options import QuietOption
 
+RECORDED = "docs/experiments/countdown/models"  # relative to the repository root, where the README's commands run
+
 
 @app.command(
     epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~2 h 45 min on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
-    "  breadcrumbs experiment countdown --scale micro --out /tmp/cd-micro   # the same path in seconds\n\n"
+    "  breadcrumbs experiment countdown --scale micro --out ../cd-micro   # the same path in seconds\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown --restart-changed   # after editing the plan\n\n"
-    "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu"
+    "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu\n\n"
+    "  breadcrumbs experiment countdown --from-recorded --out experiments/countdown   # start from the committed "
+    "models\n\n"
+    "  breadcrumbs experiment countdown --record teacher,mixed --out experiments/countdown   # commit-ready copies"
 )
 def experiment(
     name: str = typer.Argument("countdown", help="Which experiment: countdown."),
@@ -23,16 +28,25 @@ def experiment(
                               "micro (seconds, CI)."),
     restart_changed: bool = typer.Option(False, "--restart-changed", help="Jobs whose settings changed since they "
                                          "ran: move their outputs to OUT/obsolete/ and run them again."),
+    from_recorded: bool = typer.Option(False, "--from-recorded", help="Adopt every model recorded in --recorded "
+                                       "that this plan made (its job is then done), instead of training it again."),
+    record: str = typer.Option("", "--record", help="Comma-separated finished jobs: copy their models (HF files, "
+                               "no optimizer state) to --recorded and exit."),
+    recorded: str = typer.Option(RECORDED, "--recorded", help="Folder of recorded models."),
     quiet: bool = QuietOption,
 ) -> None:
     """Warm start, a mixed-ratio and a c=8 beacon model, the RL ablation at equal wall time, evaluation on
     held-out problems against every baseline, and the report (docs/experiments/countdown.md)."""
     from breadcrumbs import interrupts
-    from breadcrumbs.experiment import run_experiment
+    from breadcrumbs import experiment as recipe
     from breadcrumbs.validation import Range, check_range
 
     check_range("--parallel", parallel, Range(1, 64, integer=True))
     interrupts.on_interrupt(f"finished jobs are saved in {out}; rerun the same command to resume")
     log = (lambda message: None) if quiet else typer.echo
-    result = run_experiment(name, out, scale=scale, parallel=parallel, log=log, restart_changed=restart_changed)
+    if record:
+        recipe.record(name, out, [job.strip() for job in record.split(",") if job.strip()], recorded, scale, log)
+        return
+    result = recipe.run_experiment(name, out, scale=scale, parallel=parallel, log=log,
+                                   restart_changed=restart_changed, recorded=recorded if from_recorded else None)
     typer.echo(f"wrote {result}/report/report.md, {result}/ablation.md and {result}/ablation_curves.png")
