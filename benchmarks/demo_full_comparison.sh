@@ -2,11 +2,11 @@
 # The demo and its full comparison run as a user runs them (one command, phases one after another, so the plain
 # demo's own time is in demo.json), then NVIDIA kvpress on the trained checkpoint, all recorded for the repo:
 #
-#   OUT=/tmp/demo_full RECORD=benchmarks/results/demo_comparison_cpu bash benchmarks/demo_full_comparison.sh
+#   OUT=../demo_full RECORD=benchmarks/results/demo_comparison_cpu bash benchmarks/demo_full_comparison.sh
 #
 # Resumable: rerun the same command and finished training steps and evaluation records are skipped (the wall times
 # then cover the rerun only; run.txt says so). Settings, all optional: DEVICE (cpu), NICE (0; 19 yields a shared CPU),
-# MICRO=1 (a smoke run of minutes), KVPRESS (the kvpress environment's python, /tmp/kvpress-venv/bin/python; empty
+# MICRO=1 (a smoke run of minutes), KVPRESS (the kvpress environment's python, ../kvpress-venv/bin/python; empty
 # skips the cross-check), KVPRESS_OUT (benchmarks/results), KVPRESS_N (default: all the demo's test problems). The cross-check
 # uses the demo's task, difficulty, test problems and token limit and the sweep's budgets.
 # RECORD receives: demo/ (the plain demo's report.md, pareto.png, summary.json, demo.json with its wall times),
@@ -16,7 +16,7 @@ set -euo pipefail
 OUT="${OUT:?set OUT to an output folder}"
 RECORD="${RECORD:?set RECORD to the folder that keeps the record}"
 DEVICE="${DEVICE:-cpu}"
-KVPRESS="${KVPRESS-/tmp/kvpress-venv/bin/python}"
+KVPRESS="${KVPRESS-../kvpress-venv/bin/python}"
 MICRO_FLAG="${MICRO:+--micro}"
 mkdir -p "$RECORD/demo" "$RECORD/comparison"
 resumed=$([ -e "$OUT/train/checkpoints/latest" ] && echo "yes (wall times cover this rerun only)" || echo no)

@@ -5,7 +5,7 @@ kvpress pins `transformers<5.3`, so it lives in its own virtual environment and 
 policies at each budget, has kvpress decode the same prompts with `DecodingPress(compression_interval=1)`, then
 compares completions token by token and scores both with the task's verifier. Setup once:
 
-    python -m venv /tmp/kvpress-venv && /tmp/kvpress-venv/bin/pip install torch==2.13.0 kvpress==0.5.5
+    python -m venv ../kvpress-venv && ../kvpress-venv/bin/pip install torch==2.13.0 kvpress==0.5.5
 
 Run on a checkpoint directory (the demo's), or on `random:tiny` (an untrained tiny model, weights scaled so that
 greedy choices depend on the context: agreement is meaningful, accuracy is 0 for both):
@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--budgets", type=int, nargs="+", default=[4, 8, 12])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--python", default="/tmp/kvpress-venv/bin/python", help="the kvpress environment's python")
+    parser.add_argument("--python", default="../kvpress-venv/bin/python", help="the kvpress environment's python")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--name", help="names this run's JSON and table (default: random for random:PRESET, "
                         "else trained)")

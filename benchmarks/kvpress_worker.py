@@ -1,7 +1,7 @@
 """Greedy decoding under NVIDIA kvpress presses; runs inside kvpress's own virtual environment (its pinned
 transformers), never imports breadcrumbs. Called by `kvpress_crosscheck.py`:
 
-    /tmp/kvpress-venv/bin/python benchmarks/kvpress_worker.py JOB.json OUT.json
+    ../kvpress-venv/bin/python benchmarks/kvpress_worker.py JOB.json OUT.json
 
 JOB: {"model": dir, "max_new_tokens": n, "suppress": [ids never sampled], "runs": [{"press": "tova"|"streaming"|
 "knorm", "temporal": bool, "budget": B, "prompt": [ids], "key": str}, ...]}. Each run decodes one prompt (batch 1) with

@@ -5,7 +5,7 @@
 # ZeRO-2 (what `accelerate launch --use_deepspeed --zero_stage 2` sets), and compares the weights after the SFT
 # steps. No internet, no weights.
 # Needs `deepspeed` importable (WHEELS=/dir installs it from local wheels). About a minute.
-#   OUT=/tmp/out bash benchmarks/gpu/deepspeed_zero2.sh     -> $OUT/deepspeed_zero2.txt (PASS|FAIL|SKIP line + figures)
+#   OUT=../out bash benchmarks/gpu/deepspeed_zero2.sh     -> $OUT/deepspeed_zero2.txt (PASS|FAIL|SKIP line + figures)
 set -uo pipefail
 OUT="${OUT:?set OUT to an output folder}"
 mkdir -p "$OUT"

@@ -2,9 +2,9 @@
 # The demo plus its full comparison (tuned baseline sweeps + the trained sliding-window control) on one CUDA GPU.
 # Run from the repository root on a machine with the project installed (no internet needed: the model is built from
 # a preset and trained here). Writes everything under $OUT/demo (resumable: rerun the same command to continue).
-#   OUT=/tmp/out bash benchmarks/gpu/demo_comparison.sh
+#   OUT=../out bash benchmarks/gpu/demo_comparison.sh
 # The two trainings (beacons, window control) run side by side; then the demo's evaluation, the sweeps and the
-# control's evaluation. Not yet timed on a GPU. Smoke test on CPU: DEVICE=cpu MICRO=1 OUT=/tmp/x bash <this file>.
+# control's evaluation. Not yet timed on a GPU. Smoke test on CPU: DEVICE=cpu MICRO=1 OUT=../x bash <this file>.
 set -euo pipefail
 OUT="${OUT:?set OUT to an output folder}"
 DEVICE="${DEVICE:-cuda}"

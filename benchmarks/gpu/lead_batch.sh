@@ -3,11 +3,11 @@
 # at GPU scale (issue 12), rollout speed (issue 14), device robustness (issue 15) and the demo's full comparison
 # (issue 13), side by side on one card; whatever has not finished by DEADLINE seconds is stopped and packed as it is
 # (every part is resumable). Carries the transformers wheel the project pins (.whl/). Run from the repo root:
-#   OUT=/tmp/out DEADLINE=500 bash benchmarks/gpu/lead_batch.sh
+#   OUT=../out DEADLINE=500 bash benchmarks/gpu/lead_batch.sh
 set -uo pipefail
-OUT="${OUT:?set OUT}"; DEADLINE="${DEADLINE:-500}"; WORK=/tmp/lead; mkdir -p "$WORK" "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD/src PYTHONUNBUFFERED=1
+OUT="${OUT:?set OUT}"; DEADLINE="${DEADLINE:-500}"; WORK="${WORK:-../lead}"; mkdir -p "$WORK" "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$WORK/site" .whl/*.whl
+export PYTHONPATH="$(cd "$WORK" && pwd)/site:$PWD/src" PYTHONUNBUFFERED=1
 start=$(date +%s)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader > "$WORK/gpu.txt"
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" >> "$WORK/gpu.txt"

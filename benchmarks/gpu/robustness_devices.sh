@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 15 device checks on one CUDA GPU (the CPU suite cannot exercise them). Run from the repository root with the
 # project installed; no internet, no weights (presets are built here). Finishes in well under a minute.
-#   OUT=/tmp/out bash benchmarks/gpu/robustness_devices.sh      -> $OUT/robustness_devices.txt (every line: PASS|FAIL)
+#   OUT=../out bash benchmarks/gpu/robustness_devices.sh      -> $OUT/robustness_devices.txt (every line: PASS|FAIL)
 # Checks: --device cuda:N past the device count is one error; --device cuda generates on the GPU; a KV cache larger
 # than the GPU's free memory is refused up front (no allocation attempted); Ctrl-C during a CUDA eval exits 130.
 set -uo pipefail

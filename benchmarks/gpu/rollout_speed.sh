@@ -2,7 +2,7 @@
 # Issue 14, item 7: rollout tokens/s (ours vs HF generate) and one RL-only / joint update time, on one CUDA GPU, for
 # random-weight SmolLM2-135M- and Qwen2.5-0.5B-shaped models (built from their configs; no internet, no weights).
 # Run from the repository root with the project installed; about 2 minutes on an H100.
-#   OUT=/tmp/out bash benchmarks/gpu/rollout_speed.sh     -> $OUT/rollout_speed.{json,md}, $OUT/rollout_speed.log
+#   OUT=../out bash benchmarks/gpu/rollout_speed.sh     -> $OUT/rollout_speed.{json,md}, $OUT/rollout_speed.log
 # Smoke test without a GPU is not possible (CUDA timings); TOKENS=32 shortens it.
 set -euo pipefail
 OUT="${OUT:?set OUT to an output folder}"

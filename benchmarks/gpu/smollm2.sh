@@ -4,7 +4,7 @@
 # The machine has no internet, so the GGUF file must already be inside the repository tree:
 #   BREADCRUMBS_FIXTURES=$PWD/fixtures python scripts/fetch_fixtures.py   # puts it at fixtures/smollm2/... (98 MB)
 # Run from the repository root with the project and the gguf package installed; writes under $OUT:
-#   OUT=/tmp/out bash benchmarks/gpu/smollm2.sh
+#   OUT=../out bash benchmarks/gpu/smollm2.sh
 # $OUT/gpu.txt (card), train.log + metrics.jsonl (tokens/s, step time per step), peak_memory.txt (CUDA peak),
 # results.jsonl + report/report.md (full vs beacon:4 vs TOVA at beacon:4's peak KV), timings.txt.
 set -euo pipefail

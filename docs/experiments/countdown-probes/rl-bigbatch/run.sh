@@ -5,7 +5,7 @@
 # of the SFT difficulty (was backtracks=2), 128 dev problems per curve point (was 32). 35-min training-time budget
 # each, side by side, one thread each; both were stopped by hand (Ctrl-C, checkpoint kept) after ~21-24 min of
 # training time, when their curves had stayed flat.
-cd /work/experiments/probes5
+cd experiments/probes5  # from the repo root
 for arm in rl joint; do
   OMP_NUM_THREADS=1 breadcrumbs train --config $arm.yaml --out $arm > $arm.log 2>&1 &
 done
