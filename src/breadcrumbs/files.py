@@ -103,3 +103,37 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+@contextmanager
+def undone_on_error(folder: str | Path, keep: tuple[str, ...] = ()) -> Iterator[None]:
+    """Leave nothing behind when the command fails on its inputs (a `BreadcrumbsError`): remove `folder` (and the
+    parents it needed) if this invocation created it, else only the entries it added to it. Nothing is removed once
+    the folder holds one of `keep` (a checkpoint, metrics: the work of a run) or when it already held anything of
+    a run before (a resumed run is never touched); other exceptions (an interrupt, a bug) leave everything as is."""
+    folder = Path(folder)
+    top = folder
+    while not top.parent.exists() and top.parent != top:
+        top = top.parent  # the outermost folder that does not exist yet
+    before = set(os.listdir(folder)) if folder.is_dir() else None
+    try:
+        yield
+    except BreadcrumbsError:
+        if not (before and any(name in before for name in keep)):
+            kept = [name for name in keep if (folder / name).exists() and _holds_something(folder / name)]
+            if not kept:
+                if before is None and top.exists():
+                    shutil.rmtree(top, ignore_errors=True)
+                elif before is not None and folder.is_dir():
+                    for name in set(os.listdir(folder)) - before:
+                        entry = folder / name
+                        if entry.is_dir() and not entry.is_symlink():
+                            shutil.rmtree(entry, ignore_errors=True)
+                        else:
+                            entry.unlink(missing_ok=True)
+        raise
+
+
+def _holds_something(path: Path) -> bool:
+    """A non-empty file, or a folder with any entry."""
+    return any(path.iterdir()) if path.is_dir() else path.stat().st_size > 0

@@ -24,6 +24,8 @@ from breadcrumbs.errors import BreadcrumbsError
 
 SEED_MAX = 2**32 - 1  # numpy's seed range, the narrowest of the generators a seed reaches
 MAX_PROBLEMS = 1_000_000  # the most problems one command generates (`tasks sample --n`, `eval --n`)
+MAX_NEW_TOKENS = 1_048_576  # the most tokens one sequence may generate (2**20; a model's context is the tighter bound,
+# checked once the model is known)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def train(
     from breadcrumbs.training import load_config
     from breadcrumbs.training.trainer import train as run_training
     from breadcrumbs.validation import check_device_name, check_output_dir
+    from breadcrumbs.files import undone_on_error
 
     if config is None and not resume:
         raise BreadcrumbsError("no config: pass --config FILE.yaml (or --resume with --out of an existing run)")
@@ -65,12 +66,29 @@ def train(
             raise BreadcrumbsError(f"--processes must be >= 1, got {processes}")
         typer.echo(make_plan(loaded, processes, sharding).text())
         return
-    if not resume or out.exists():  # a missing run to resume is the trainer's clear error, not a new folder
-        check_output_dir(out)
-    interrupts.on_interrupt(lambda: _resume_hint(out))
-    quiet_loading(quiet)
-    final = run_training(loaded, out, resume=resume, progress=not quiet, device=device, echo=not quiet)
+    if loaded is not None:  # every rule before the first step: the sequences fit the model, the step fits memory
+        _check_fits(loaded, device)
+    with undone_on_error(out, keep=("checkpoints", "metrics.jsonl")):  # a failed start leaves no run folder
+        if not resume or out.exists():  # a missing run to resume is the trainer's clear error, not a new folder
+            check_output_dir(out)
+        interrupts.on_interrupt(lambda: _resume_hint(out))
+        quiet_loading(quiet)
+        final = run_training(loaded, out, resume=resume, progress=not quiet, device=device, echo=not quiet)
     typer.echo(f"final checkpoint: {final}")
+
+
+def _check_fits(config, device: str | None) -> None:
+    """`train --plan`'s estimate, run before any work (one process; skipped under a sharding launcher, whose
+    shares it cannot tell)."""
+    import os
+
+    from breadcrumbs.training.plan import check_fits
+    from breadcrumbs.validation import resolve_device
+
+    if any(os.environ.get(name, "").lower() in ("1", "true") for name in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")):
+        return
+    where = resolve_device(device or config.device, "--device" if device else "config key 'device'")
+    check_fits(config, where, processes=int(os.environ.get("WORLD_SIZE", "1") or 1))
 
 
 def _resume_hint(out: Path) -> str:

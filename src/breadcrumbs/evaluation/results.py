@@ -69,7 +69,7 @@ def read_results(path: str | Path) -> tuple[list[dict], list[str]]:
     """Usable records of a results file and one warning per skipped line (`results.jsonl line 7: ...`)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark is not part of the first record
     except FileNotFoundError:
         raise BreadcrumbsError(f"no results file at {path}; run `breadcrumbs eval --out {path}` first") from None
     except (OSError, UnicodeDecodeError) as err:

@@ -16,7 +16,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON or the BreadcrumbsError explaining why it is malformed) per non-blank line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a byte-order mark is not part of line 1
     except (OSError, UnicodeDecodeError) as err:
         raise BreadcrumbsError(f"cannot read {path}: {err}") from None
     for number, line in enumerate(lines, start=1):

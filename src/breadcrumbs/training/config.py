@@ -210,6 +210,8 @@ POSITIVE = (
 # Keys with a bounded range (checked after NON_NEGATIVE / POSITIVE); every float key must also be finite.
 RANGES: dict[str, Range] = {
     "seed": validation.SEED,
+    "rl.max_new_tokens": Range(1, validation.MAX_NEW_TOKENS, integer=True),
+    "eval.max_new_tokens": Range(0, validation.MAX_NEW_TOKENS, integer=True),  # 0 = rl.max_new_tokens
     "rl.top_p": Range(0, 1, low_open=True),
     "rl.temperature": validation.TEMPERATURE,
     "rl.format_reward": validation.PROBABILITY,

@@ -10,8 +10,12 @@ The estimate is analytic, from the model's config (counted on the meta device) a
   dense student mask, and the vocabulary projection (`LOGIT_COPIES` float32 `[tokens, vocab]` tensors alive at
   once, for one chunk of `model.logit_chunk_tokens` positions, or for every position when unchunked);
 - rollouts: the full KV cache of this process's rollouts at prompt + `max_new_tokens`, and the float32 logits of
-  one decoding step.
-The peak is static + the larger of the two phases. `benchmarks/bench_train_memory.py` checks it against measured
+  one decoding step;
+- the SFT step (when `sft.steps` > 0): the same activations, mask and projection for one SFT micro-batch of solver
+  traces (their longest of a small sample), and the evaluation: the full KV cache of `eval.batch_size` sequences;
+- host: the solver traces of one SFT batch as Python objects (`HOST_BYTES_PER_TRACE` + `HOST_BYTES_PER_TOKEN` each).
+The peak is static + the largest phase. `train` runs the same estimate before its first step (`check_fits`) and
+refuses a config that clearly cannot fit. `benchmarks/bench_train_memory.py` checks it against measured
 peaks (`benchmarks/results/train_memory.md`).
 """
 
@@ -46,6 +50,7 @@ class ModelShape:
     intermediate: int
     vocab: int
     bytes_per_param: int
+    context: int = 2**31  # max_position_embeddings
 
 
 @dataclass
@@ -57,20 +62,29 @@ class Plan:
     static: dict[str, int] = field(default_factory=dict)
     training: dict[str, int] = field(default_factory=dict)
     rollouts: dict[str, int] = field(default_factory=dict)
+    sft: dict[str, int] = field(default_factory=dict)
+    evaluation: dict[str, int] = field(default_factory=dict)
+    host: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
 
     @property
+    def phases(self) -> dict[str, dict[str, int]]:
+        return {"training step (one micro-batch)": self.training, "rollouts": self.rollouts,
+                "SFT step (one micro-batch)": self.sft, "evaluation": self.evaluation}
+
+    @property
     def peak(self) -> int:
-        return sum(self.static.values()) + max(sum(self.training.values()), sum(self.rollouts.values()))
+        return sum(self.static.values()) + max(sum(part.values()) for part in self.phases.values())
 
     def text(self) -> str:
         gib = lambda n: f"{n / 2**30:8.2f} GiB"  # noqa: E731
         lines = [f"memory plan per process ({self.processes} process(es), sharding: {self.sharding})"]
-        for title, part in (("static", self.static), ("training step (one micro-batch)", self.training),
-                            ("rollouts", self.rollouts)):
+        for title, part in (("static", self.static), *self.phases.items(), ("host (CPU memory)", self.host)):
+            if not part:
+                continue
             lines.append(f"  {title}: {gib(sum(part.values())).strip()}")
             lines += [f"    {name:<34}{gib(value)}" for name, value in part.items()]
-        lines.append(f"  peak (static + larger phase): {gib(self.peak).strip()}")
+        lines.append(f"  peak (static + largest phase): {gib(self.peak).strip()}")
         lines.append("tokens per step")
         lines += [f"    {name:<34}{value:>12,}" for name, value in self.tokens.items()]
         return "\n".join(lines)
@@ -106,6 +120,7 @@ def model_shape(config: TrainConfig) -> ModelShape:
         intermediate=hf_config.intermediate_size,
         vocab=hf_config.vocab_size,
         bytes_per_param=torch.finfo(getattr(torch, config.model.dtype)).bits // 8,
+        context=int(getattr(hf_config, "max_position_embeddings", 0) or 2**31),
     )
 
 
@@ -172,6 +187,15 @@ def make_plan(config: TrainConfig, processes: int = 1, sharding: str = "none", p
     local = rl.batch_size // processes
     plan.rollouts["KV cache (full, rollouts)"] = local * shape.layers * 2 * shape.kv_width * teacher_len * b
     plan.rollouts["decoding logits"] = local * shape.vocab * 4
+    if config.sft.steps > 0:
+        _sft_phase(plan, config, shape, processes, act_bytes, per_token_layer, ratio)
+    eval_new = config.eval.max_new_tokens or new
+    eval_rows = min(config.eval.batch_size, config.task.eval_problems)
+    if eval_rows:
+        plan.evaluation["KV cache (full, evaluation)"] = (
+            eval_rows * shape.layers * 2 * shape.kv_width * (prompt + eval_new) * b
+        )
+        plan.evaluation["decoding logits"] = eval_rows * shape.vocab * 4
 
     plan.tokens = {
         "rollouts per step (all processes)": rl.batch_size,
@@ -183,4 +207,121 @@ def make_plan(config: TrainConfig, processes: int = 1, sharding: str = "none", p
         "generated tokens per step (max)": rl.batch_size * new,
         "trained positions per step (max)": rl.batch_size * new * (2 if joint else 1) * rl.updates_per_batch,
     }
+    return plan
+
+
+# Host bytes of one SFT batch held as Python objects: the problem and its trace text, and the token id lists
+# (prompt and trace) with their tensors.
+HOST_BYTES_PER_TRACE = 2048
+HOST_BYTES_PER_TOKEN = 32
+
+
+def sft_lengths(config: TrainConfig, problems: int = 16) -> tuple[int, int]:
+    """(longest prompt, longest solver trace + EOS) of `problems` SFT problems, in tokens of the model's tokenizer
+    (characters + 1 where the model directory has none, as `prompt_tokens`)."""
+    from breadcrumbs.tasks import get_task
+    from breadcrumbs.training.data import ProblemSource
+
+    task = get_task(config.task.name)
+    source = ProblemSource(task, config.task, config.seed, {"sft": config.sft.difficulty})
+    batch = source.batch("sft", 0, problems)
+    prompts = [task.prompt(problem) for problem in batch]
+    traces = [task.solve(problem, style=config.task.style) for problem in batch]
+    path = Path(config.model.name)
+    if (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        count = lambda text: len(tokenizer(text)["input_ids"])  # noqa: E731
+    else:
+        count = len
+    return max(count(t) for t in prompts) + 1, max(count(t) for t in traces) + 1
+
+
+def _sft_phase(plan: Plan, config: TrainConfig, shape: ModelShape, processes: int, act_bytes: int,
+               per_token_layer: int, ratio: int) -> None:
+    """The SFT step's device bytes (one micro-batch) and the host bytes of one batch's traces, into `plan`."""
+    sft = config.sft
+    prompt, trace = sft_lengths(config)
+    student = sft.student_weight > 0
+    micro = max((sft.micro_batch_size or sft.batch_size) // processes, 1)
+    rows = micro * (2 if student and sft.fused_forward else 1)
+    length = prompt + trace + (trace // ratio if student else 0)
+    tokens = rows * length
+    if config.model.gradient_checkpointing:
+        plan.sft["activations (checkpointed)"] = tokens * (shape.layers * shape.hidden * act_bytes + per_token_layer)
+    else:
+        plan.sft["activations"] = tokens * shape.layers * per_token_layer
+    if student:
+        plan.sft["student mask"] = rows * length * length
+    chunk = min(config.model.logit_chunk_tokens or rows * trace, rows * trace)
+    plan.sft["vocabulary projection"] = chunk * shape.vocab * 4 * LOGIT_COPIES["logprob"]
+    plan.host["solver traces of one SFT batch"] = sft.batch_size * (
+        HOST_BYTES_PER_TRACE + HOST_BYTES_PER_TOKEN * (prompt + trace)
+    )
+    plan.tokens["SFT traces per step (all processes)"] = sft.batch_size
+    plan.tokens["SFT sequence (max of a sample)"] = length
+
+
+def _largest(plan: Plan) -> tuple[str, str]:
+    """(the phase, its largest component) of the plan's peak."""
+    title, part = max(plan.phases.items(), key=lambda item: sum(item[1].values()))
+    return title, max(part, key=part.get) if part else ""
+
+
+# The fix to name for the phase that dominates the peak.
+_FIXES = {
+    "training step (one micro-batch)": "lower rl.batch_size or rl.max_new_tokens, or set rl.micro_batch_size",
+    "rollouts": "lower rl.batch_size or rl.max_new_tokens",
+    "SFT step (one micro-batch)": "lower sft.batch_size or set sft.micro_batch_size",
+    "evaluation": "lower eval.batch_size or eval.max_new_tokens",
+}
+
+
+def check_fits(config: TrainConfig, device: str, processes: int = 1, sharding: str = "none") -> Plan | None:
+    """Refuse before any step a config that cannot fit: the generated sequences must fit the model's context, and
+    the `--plan` estimate of one step (and the host's share of an SFT batch) must fit the memory free on `device`
+    now. Returns the plan; None where there is nothing to estimate from (a .gguf model, a model not found: loading
+    it is then the first, clear error)."""
+    from breadcrumbs.validation import available_memory
+
+    try:
+        shape = model_shape(config)
+    except (BreadcrumbsError, OSError, ValueError):
+        return None
+    plan = make_plan(config, processes, sharding)
+    prompt = plan.tokens["prompt tokens (longest)"]
+    beacons = config.beacon.layout == "beacon"
+    for key in ("rl.max_new_tokens", "eval.max_new_tokens"):
+        section, name = key.split(".")
+        new = getattr(getattr(config, section), name) or config.rl.max_new_tokens
+        if key == "rl.max_new_tokens" and config.rl.steps == 0:
+            continue
+        ratios = config.eval.ratios or config.beacon.ratios
+        needed = prompt + new + (new // min(ratios) if beacons else 0)
+        if needed > shape.context:
+            raise BreadcrumbsError(
+                f"config key '{key}' is {new}: the longest prompt ({prompt} tokens) + {new} new tokens"
+                f"{' + their beacons' if beacons else ''} need {needed} positions but the model's context is "
+                f"{shape.context}; lower {key} so that they fit"
+            )
+    host = sum(plan.host.values())
+    if str(device).startswith("cpu"):  # one memory: the step's peak and the batch's Python objects together
+        phase, part = _largest(plan)
+        if host > plan.peak:
+            phase, part = "host (CPU memory)", "solver traces of one SFT batch"
+        checks = [(plan.peak + host, device, phase, part)]
+    else:
+        checks = [(plan.peak, device, *_largest(plan))]
+        if host:
+            checks.append((host, "cpu", "host (CPU memory)", "solver traces of one SFT batch"))
+    for needed, where, phase, part in checks:
+        available = available_memory(where)
+        if available is not None and needed > available:
+            fix = _FIXES.get(phase, "lower sft.batch_size")
+            raise BreadcrumbsError(
+                f"this config needs an estimated {needed:,} bytes ({needed / 2**30:,.1f} GiB; most of it: {phase}, "
+                f"{part}) per process but {where} has {available:,} bytes ({available / 2**30:,.1f} GiB) free; "
+                f"{fix} (see breadcrumbs train --plan)"
+            )
     return plan
