@@ -16,7 +16,9 @@ from breadcrumbs.chat import encode_prompt
 from breadcrumbs.tasks import Problem, Task
 from breadcrumbs.training.config import TaskConfig
 
-EVAL_SEED_OFFSET = 7_919_000_003  # evaluation problems come from a seed no training step uses
+# The dev problems evaluated during training come from derive_seed(seed + EVAL_SEED_OFFSET, "eval"), a seed no
+# training step uses (the one definition; the demo's held-out problems use demo.DEMO_HELDOUT_SEED_OFFSET)
+EVAL_SEED_OFFSET = 7_919_000_003
 
 
 def derive_seed(*parts: object) -> int:
