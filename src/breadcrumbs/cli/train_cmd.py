@@ -14,12 +14,16 @@ from breadcrumbs.cli.options import ChatOption, QuietOption, quiet_loading
     epilog="Examples:\n\n  breadcrumbs train --config configs/countdown-tiny.yaml --out runs/countdown\n\n"
     "  breadcrumbs train --config configs/countdown-tiny.yaml --set rl.steps=20 --set beacon.ratios=[2,4,8]\n\n"
     "  breadcrumbs train --out runs/countdown --resume\n\n"
+    "  breadcrumbs train --out runs/countdown --resume --set rl.steps=40   (recorded in the run's config.yaml)\n\n"
     "  breadcrumbs train --config configs/qwen2.5-1.5b-countdown.yaml --plan --processes 8 --set model.name=DIR\n\n"
     "  accelerate launch --num_processes 2 $(which breadcrumbs) train --config ... (see docs/training.md)"
 )
 def train(
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (see configs/ and docs/training.md)."),
-    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a config key: key.sub=value (YAML value)."),
+    overrides: list[str] = typer.Option(
+        [], "--set", "-s",
+        help="Override a config key: key.sub=value (YAML value); with --resume and no --config, of the run's saved config.",
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/<config name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),
     device: str = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (default: the config's device)."),
@@ -38,6 +42,7 @@ def train(
     from breadcrumbs.chat import chat_mode
     from breadcrumbs.errors import BreadcrumbsError
     from breadcrumbs.training import load_config
+    from breadcrumbs.training.schedule import resume_config
     from breadcrumbs.training.trainer import train as run_training
     from breadcrumbs.validation import check_device_name, check_output_dir
     from breadcrumbs.files import undone_on_error
@@ -48,15 +53,15 @@ def train(
         if config is None:
             raise BreadcrumbsError("--resume needs --out RUN_DIR (the run to continue)")
         out = Path("runs") / config.stem
-    if config is None and overrides:
-        raise BreadcrumbsError("--set needs --config (a resumed run without --config reuses its saved config as is)")
     if chat is not None:
-        if config is None:
-            raise BreadcrumbsError("--chat/--no-chat needs --config (a resumed run keeps its saved model.chat)")
         overrides = [*overrides, f"model.chat={chat_mode(chat)}"]
     if device is not None:
         check_device_name("--device", device)
-    loaded = load_config(config, overrides) if config is not None else None
+    loaded = None
+    if config is not None:
+        loaded = load_config(config, overrides)
+    elif overrides:  # the run's saved config, changed; the trainer refuses a change its checkpoint cannot take
+        loaded = resume_config(out, overrides)
     if plan:
         from breadcrumbs.training.plan import make_plan
 
@@ -85,7 +90,8 @@ def _check_fits(config, device: str | None) -> None:
     from breadcrumbs.training.plan import check_fits
     from breadcrumbs.validation import resolve_device
 
-    if any(os.environ.get(name, "").lower() in ("1", "true") for name in ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")):
+    sharded = ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+    if any(os.environ.get(name, "").lower() in ("1", "true") for name in sharded):
         return
     where = resolve_device(device or config.device, "--device" if device else "config key 'device'")
     check_fits(config, where, processes=int(os.environ.get("WORLD_SIZE", "1") or 1))
