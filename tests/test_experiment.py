@@ -35,6 +35,12 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     lagged = next(job for job in waves[1] if job.name == "c8-lag2").config
     assert lagged["beacon"] == {"ratios": [8], "sampling": "choice", "lag": 2} and lagged["model"]["name"] == "@teacher"
     assert lagged["sft"] == next(job for job in waves[1] if job.name == "c8").config["sft"]
+    # the raw-tail student distilled on the RL rollouts: the joint arm's settings from its cross-entropy warm start
+    tail = arms["joint-lag2-s0"]
+    assert tail["model"]["name"] == "@c8-lag2" and tail["beacon"] == lagged["beacon"]
+    assert tail["rl"] == arms["joint-s0"]["rl"] and tail["distill"] == {"mode": "joint"}
+    assert arms["joint-s0"]["rl"]["algorithm"] == Settings().rl_update["algorithm"]
+    assert "eval-joint-lag2-s0" in {job.name for job in waves[-1]}
 
 
 @pytest.mark.slow
@@ -74,6 +80,7 @@ def test_countdown_long_config_is_the_experiments_main_line():
     assert (config.sft.lr, config.sft.batch_size, config.rl.lr) == (s.sft_lr, s.sft_batch, s.rl_lr)
     assert (config.rl.batch_size, config.rl.group_size, config.rl.max_new_tokens) == (
         s.rl_batch, s.group_size, s.max_new_tokens)
+    assert {key: getattr(config.rl, key) for key in s.rl_update} == s.rl_update
 
 
 def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):

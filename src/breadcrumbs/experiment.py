@@ -48,12 +48,13 @@ import yaml
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
 from breadcrumbs.files import atomic_write
+from breadcrumbs.policies.registry import baseline_names
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
 SCALES = ("cpu", "gpu", "micro")
 EVAL_RATIOS = (2, 3, 4, 5, 6, 8, 12, 16, 24, 32)
-BASELINES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
+BASELINES = baseline_names("experiment")  # the baselines whose registry records join the experiment
 
 
 @dataclass
@@ -71,9 +72,13 @@ class Settings:
     sft_lr: float = 2e-3
     rl_batch: int = 32
     group_size: int = 8
-    rl_lr: float = 2e-4
+    rl_lr: float = 5e-4
+    # the RL update of every arm (docs/training.md, "RL updates"): expert iteration on the forks of verified samples
+    # with a solver-trace anchor at the warm start's difficulty (docs/experiments/countdown.md, "RL")
+    rl_update: dict = field(default_factory=lambda: {"algorithm": "expert_iteration", "tokens": "forks",
+                                                     "anchor_weight": 1.0, "anchor_batch": 16, "temperature": 1.0})
     sft_more_lr: float = 5e-4  # the `sft` arm: the warm start continued at a constant rate
-    arm_minutes: float = 4.0
+    arm_minutes: float = 40.0  # each RL arm's training wall time (the RL goal's budget)
     max_new_tokens: int = 600
     dev_problems: int = 64
     arm_dev_problems: int = 32  # held-out problems of each ablation arm's curve points (full cache and c = 8)
@@ -156,10 +161,16 @@ def _window_layout(s: Settings) -> dict:
     return {"ratios": list(s.window_sizes), "layout": "window", "sampling": "choice"}
 
 
-def _arm(s: Settings, arm: str, seed: int, start: str = "mixed") -> dict:
-    """The config of one ablation arm: the same start (`start`), the same wall time, one training signal each."""
+def _lagged_layout(lag: int) -> dict:
+    """The `beacon` section of a c = 8 student with a raw tail of `lag` closed windows."""
+    return {"ratios": [8], "sampling": "choice", "lag": lag}
+
+
+def _arm(s: Settings, arm: str, seed: int, start: str = "mixed", beacon: dict | None = None) -> dict:
+    """The config of one ablation arm: the same start (`start`, its students' `beacon` section when it is not the
+    mixed model's), the same wall time, one training signal each."""
     rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
-          "lr": s.rl_lr, "difficulty": s.rl_difficulty}
+          "lr": s.rl_lr, "difficulty": s.rl_difficulty, **s.rl_update}
     budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": f"@{start}"}}
     # held-out curve points: the student at c = 8 (the window control at its largest window)
     ratios = [s.window_sizes[-1]] if start == "window" else [8]
@@ -171,7 +182,7 @@ def _arm(s: Settings, arm: str, seed: int, start: str = "mixed") -> dict:
         return _train_config(s, seed, sft=sft, **budget, **eval_every)
     distill = {"joint": {"mode": "joint"}, "rl": {"mode": "off"}, "distill": {"mode": "two_stage", "steps": 100_000}}
     rl_section = dict(rl, steps=0) if arm == "distill" else rl
-    layout = {"beacon": _window_layout(s)} if start == "window" else {}
+    layout = {"beacon": beacon} if beacon else {}
     return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every, **layout)
 
 
@@ -189,12 +200,14 @@ def plan(s: Settings) -> list[list[Job]]:
                                         beacon=_window_layout(s), eval={"ratios": list(s.window_sizes)})),
         ] + [
             Job(f"c8-lag{lag}", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
-                                              beacon={"ratios": [8], "sampling": "choice", "lag": lag},
-                                              eval={"ratios": [8]}))
+                                              beacon=_lagged_layout(lag), eval={"ratios": [8]}))
             for lag in s.lags
         ],
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
-        + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))],
+        + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window", beacon=_window_layout(s)))]
+        # the raw-tail students distilled on the RL rollouts (against their cross-entropy warm start, `c8-lagL`)
+        + [Job(f"joint-lag{lag}-s{seed}", _arm(s, "joint", seed, start=f"c8-lag{lag}", beacon=_lagged_layout(lag)))
+           for lag in s.lags],
     ]
     final = f"joint-s{seed}"
     # every baseline at the beacons' per-problem peak KV and at their per-problem mean KV
@@ -210,15 +223,21 @@ def plan(s: Settings) -> list[list[Job]]:
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
     ] + [
         # a raw-tail model: its beacons for the main report, and its own report with its full cache and every
-        # baseline at its per-problem peak and mean KV (`report-c8-lagL/`)
+        # baseline at its per-problem peak and mean KV (`report-c8-lagL/`: the cross-entropy warm start;
+        # `report-joint-lagL/`: the same student after joint RL, distilled on the teacher's rollouts)
         job for lag in s.lags for job in (
             Job(f"eval-c8-lag{lag}", model_of=f"c8-lag{lag}", methods=(f"beacon:8:lag={lag}",)),
-            Job(f"eval-c8-lag{lag}-matched", model_of=f"c8-lag{lag}", methods=(
-                "full", f"beacon:8:lag={lag}",
-                *(f"{name}:@beacon:8:lag={lag}{statistic}" for name in BASELINES for statistic in ("", "@mean")))),
+            Job(f"eval-c8-lag{lag}-matched", model_of=f"c8-lag{lag}", methods=_matched_at(f"beacon:8:lag={lag}")),
+            Job(f"eval-joint-lag{lag}-s{seed}", model_of=f"joint-lag{lag}-s{seed}",
+                methods=_matched_at(f"beacon:8:lag={lag}")),
         )
     ])
     return waves
+
+
+def _matched_at(beacon: str) -> tuple[str, ...]:
+    """The full cache, `beacon` and every baseline at its per-problem peak and mean KV."""
+    return ("full", beacon, *(f"{name}:@{beacon}{statistic}" for name in BASELINES for statistic in ("", "@mean")))
 
 
 # The results files of the final report: the joint model (beacons, matched baselines), the tuned baseline curves, and
@@ -415,11 +434,14 @@ def run_experiment(
     write_report(report_inputs(out, s), out / "report")
     for lag in s.lags:
         write_report([out / "results" / f"eval-c8-lag{lag}-matched.jsonl"], out / f"report-c8-lag{lag}")
+        write_report([out / "results" / f"eval-joint-lag{lag}-s{s.seeds[0]}.jsonl"], out / f"report-joint-lag{lag}")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
                        "window control (after joint RL)": ("eval-window-full", "eval-window"),
-                       **{f"c8, eviction lag {lag} (warm start)": f"eval-c8-lag{lag}-matched" for lag in s.lags}})
+                       **{f"c8, eviction lag {lag} (warm start)": f"eval-c8-lag{lag}-matched" for lag in s.lags},
+                       **{f"c8, eviction lag {lag} (after joint RL)": f"eval-joint-lag{lag}-s{s.seeds[0]}"
+                          for lag in s.lags}})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out
