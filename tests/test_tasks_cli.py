@@ -24,7 +24,8 @@ def run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
 def test_list(capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(["tasks", "list"], capsys)
     assert code == 0
-    assert [line.split(":")[0] for line in out.splitlines()] == ["countdown", "linsys", "stargraph"]
+    assert [line.split(":")[0] for line in out.splitlines()] == ["countdown", "dataset", "linsys", "stargraph"]
+    assert "[breadcrumbs (built-in)]" in out
     assert "k=4 (3..6)" in out
 
 
@@ -71,7 +72,7 @@ def test_score_reports_accuracy_and_skips_malformed_lines(tmp_path: Path, capsys
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["tasks", "sample", "--task", "nope"], "error: unknown task 'nope'; known tasks: countdown, linsys,"),
+        (["tasks", "sample", "--task", "nope"], "error: unknown task 'nope'; known tasks: countdown, dataset, linsys,"),
         (["tasks", "sample", "-t", "countdown", "-d", "k=9"], "error: difficulty knob k=9"),
         (["tasks", "sample", "-t", "countdown", "-d", "k"], "error: --difficulty expects KNOB=INTEGER"),
         (["tasks", "sample", "-t", "countdown", "--trace", "long"], "error: --trace must be one of"),

@@ -10,14 +10,23 @@ from breadcrumbs.cli import app
 from breadcrumbs.cli.options import (
     ArchOption,
     ChatOption,
+    ColumnOption,
     DeviceOption,
     ModelOption,
     QuietOption,
+    RewardOption,
+    RewardWeightsOption,
     SeedOption,
+    TaskPathOption,
+    ThresholdOption,
+    VerifierOption,
     parse_difficulty,
     quiet_loading,
     resolve_device,
+    task_from_options,
 )
+
+DEFAULT_N = 32  # problems generated when --n is not given (a dataset split is evaluated whole)
 
 METHODS_HELP = (
     "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm|rkv:BUDGET (generated KV "
@@ -30,21 +39,36 @@ METHODS_HELP = (
     "eval",
     epilog="Examples:\n\n  breadcrumbs eval --model tiny --task countdown --n 32 "
     "--methods full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:4 --out results.jsonl\n\n"
+    "  breadcrumbs eval --model runs/mine/checkpoints/latest --task dataset --task-path data.jsonl "
+    "--reward reward.py:score --methods full,beacon:4 --out results.jsonl\n\n"
     "  breadcrumbs report results.jsonl --out report/",
 )
 def eval_command(
-    task: str = typer.Option(..., "--task", help="Task name: countdown, linsys, stargraph."),
+    task: str = typer.Option(
+        ..., "--task", help="Task name: countdown, linsys, stargraph, dataset (with --task-path), or a plugin's."
+    ),
     methods: str = typer.Option("full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:8", "--methods", help=METHODS_HELP),
     out: str = typer.Option(..., "--out", "-o", help="Results JSONL (appended to; rerunning resumes)."),
-    n: int = typer.Option(32, "--n", help="Number of problems (generated from --seed)."),
+    n: int = typer.Option(
+        None, "--n",
+        help=f"Number of problems: generated from --seed (default {DEFAULT_N}), or the first N rows of a dataset's "
+        "split in file order (default: every row).",
+    ),
     model: str = ModelOption,
     arch: str = ArchOption,
     chat: bool = ChatOption,
     difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
     split: str = typer.Option(
         "test", "--split",
-        help="Held-out split of the problems: test (reporting), dev (tuning) or train; training never sees dev/test.",
+        help="Held-out split of the problems: test (reporting), dev (tuning) or train; training never sees dev/test. "
+        "none: no split (a dataset file kept apart from training).",
     ),
+    task_path: str = TaskPathOption,
+    reward: str = RewardOption,
+    reward_weights: str = RewardWeightsOption,
+    verifier: str = VerifierOption,
+    threshold: float = ThresholdOption,
+    column: list[str] = ColumnOption,
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Stop each completion after this many tokens."),
     batch_size: int = typer.Option(16, "--batch-size", help="Problems decoded together."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (default)."),
@@ -55,8 +79,6 @@ def eval_command(
     """Evaluate cache policies on a task; one JSON line per problem x method."""
     from breadcrumbs.evaluation import evaluate, markdown_table, parse_methods, summarize
     from breadcrumbs.models import PRESETS, load_model
-    from breadcrumbs.tasks import get_task
-
     from breadcrumbs import interrupts
     from breadcrumbs.validation import (
         MAX_PROBLEMS,
@@ -68,14 +90,22 @@ def eval_command(
         check_range,
     )
 
-    check_range("--n", n, Range(1, MAX_PROBLEMS, integer=True))
+    if n is not None:
+        check_range("--n", n, Range(1, MAX_PROBLEMS, integer=True))
     check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
     check_range("--batch-size", batch_size, POSITIVE_INT)
     check_range("--temperature", temperature, TEMPERATURE)
     check_range("--seed", seed, SEED)
     parse_methods(methods)  # refuse bad specs before loading anything
-    task_object = get_task(task)
-    problems = task_object.generate(n, seed=seed, split=split, **parse_difficulty(difficulty))
+    task_object = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
+    split_name = None if split == "none" else split
+    fixed = task_object.fixed_problems(split_name)  # a dataset's rows of the split (None: a generated task)
+    count = n if n is not None else DEFAULT_N if fixed is None else len(fixed)
+    problems = task_object.generate(count, seed=seed, split=split_name, **parse_difficulty(difficulty))
+    task_object.check_scoring(problems)  # before the model loads
+    if fixed is not None:
+        rows = "the whole file" if split_name is None else f"the {split} split"
+        typer.echo(f"{task_object.summary()}; evaluating {len(problems)} of the {len(fixed)} rows of {rows}")
     device = resolve_device(device)
     check_output_file(out)
     saved = []

@@ -7,13 +7,20 @@ import typer
 from breadcrumbs.cli import app
 from breadcrumbs.cli.options import (
     ArchOption,
+    ColumnOption,
     DeviceOption,
     ModelOption,
     QuietOption,
+    RewardOption,
+    RewardWeightsOption,
     SeedOption,
+    TaskPathOption,
+    ThresholdOption,
+    VerifierOption,
     parse_difficulty,
     quiet_loading,
     resolve_device,
+    task_from_options,
 )
 from breadcrumbs.errors import BreadcrumbsError
 
@@ -31,13 +38,21 @@ def _integers(text: str, option: str) -> list[int]:
     "  breadcrumbs report sweep/results.jsonl --out sweep/report",
 )
 def sweep(
-    task: str = typer.Option(..., "--task", help="Task name: countdown, linsys, stargraph."),
+    task: str = typer.Option(
+        ..., "--task", help="Task name: countdown, linsys, stargraph, dataset (with --task-path), or a plugin's."
+    ),
     out: str = typer.Option(..., "--out", "-o", help="Output folder: dev.jsonl, results.jsonl, tuning.json."),
     families: str = typer.Option("streaming,h2o,tova,snapkv,knorm,rkv", "--families", help="Baseline families."),
     budgets: str = typer.Option("4,8,16,32", "--budgets", help="Generated KV entries kept, comma-separated."),
     extra: str = typer.Option("full", "--extra", help="Methods run on the test problems as they are (e.g. beacons)."),
-    n: int = typer.Option(100, "--n", help="Test problems (split test)."),
+    n: int = typer.Option(100, "--n", help="Test problems (split test; a dataset's first test rows)."),
     n_dev: int = typer.Option(100, "--n-dev", help="Dev problems for tuning (split dev, disjoint from test)."),
+    task_path: str = TaskPathOption,
+    reward: str = RewardOption,
+    reward_weights: str = RewardWeightsOption,
+    verifier: str = VerifierOption,
+    threshold: float = ThresholdOption,
+    column: list[str] = ColumnOption,
     model: str = ModelOption,
     arch: str = ArchOption,
     difficulty: list[str] = typer.Option([], "--difficulty", help="Task knob KNOB=INTEGER; repeatable."),
@@ -52,17 +67,19 @@ def sweep(
     from breadcrumbs.evaluation.results import read_results
     from breadcrumbs.evaluation.sweep import sweep as run_sweep
     from breadcrumbs.models import PRESETS, load_model
-    from breadcrumbs.tasks import get_task
 
     if n < 1 or n_dev < 1:
         raise BreadcrumbsError(f"--n and --n-dev must be >= 1, got {n} and {n_dev}")
     extra_methods = [spec for spec in extra.split(",") if spec.strip()]
     if extra_methods:
         parse_methods(extra_methods)
-    task_object = get_task(task)
+    task_object = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
     knobs = parse_difficulty(difficulty)
     dev = task_object.generate(n_dev, seed=seed, split="dev", **knobs)
     test = task_object.generate(n, seed=seed, split="test", **knobs)
+    task_object.check_scoring(test)  # before the model loads
+    if task_object.summary() is not None:
+        typer.echo(f"{task_object.summary()}; tuning on {len(dev)} dev rows, testing on {len(test)} test rows")
     quiet_loading(quiet)
     loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
     result = run_sweep(

@@ -8,7 +8,16 @@ from pathlib import Path
 import typer
 
 from breadcrumbs.cli import app
-from breadcrumbs.cli.options import parse_difficulty
+from breadcrumbs.cli.options import (
+    ColumnOption,
+    RewardOption,
+    RewardWeightsOption,
+    TaskPathOption,
+    ThresholdOption,
+    VerifierOption,
+    parse_difficulty,
+    task_from_options,
+)
 from breadcrumbs.errors import BreadcrumbsError
 
 tasks_app = typer.Typer(
@@ -24,7 +33,8 @@ TRACE_CHOICES = ("search", "direct", "none")
 @tasks_app.command(
     "sample",
     epilog="Examples:\n\n  breadcrumbs tasks sample --task countdown --n 5 --seed 0 --trace search\n\n"
-    "  breadcrumbs tasks sample --task linsys --n 1000 --difficulty unknowns=2 --stats",
+    "  breadcrumbs tasks sample --task linsys --n 1000 --difficulty unknowns=2 --stats\n\n"
+    "  breadcrumbs tasks sample --task dataset --task-path data.jsonl --n 3 --trace direct",
 )
 def sample(
     task: str = typer.Option(..., "--task", "-t", help="Task name (see `breadcrumbs tasks list`)."),
@@ -33,9 +43,11 @@ def sample(
     difficulty: list[str] = typer.Option([], "--difficulty", "-d", help="Knob as key=value; repeat for more."),
     trace: str = typer.Option("none", "--trace", help="Add the solver's completion: search, direct or none."),
     stats: bool = typer.Option(False, "--stats", help="Print trace-length statistics instead of problems."),
+    task_path: str = TaskPathOption,
+    column: list[str] = ColumnOption,
 ) -> None:
-    """Print generated problems as JSONL (task, id, data, difficulty, prompt[, style, completion])."""
-    from breadcrumbs.tasks import get_task
+    """Print generated problems (a dataset's first rows) as JSONL (task, id, data, difficulty, prompt[, style,
+    completion: the solver's trace, or a dataset's reference trace])."""
     from breadcrumbs.tasks.stats import trace_stats
 
     from breadcrumbs.validation import MAX_PROBLEMS, SEED, Range, check_range
@@ -44,7 +56,9 @@ def sample(
     check_range("--seed", seed, SEED)
     if trace not in TRACE_CHOICES:
         raise BreadcrumbsError(f"--trace must be one of {', '.join(TRACE_CHOICES)}, got {trace!r}")
-    solver = get_task(task)
+    solver = task_from_options(task, task_path, columns=column)
+    if solver.summary() is not None:
+        typer.echo(solver.summary(), err=True)  # stdout stays JSONL
     problems = solver.generate(n, seed, **parse_difficulty(difficulty))
     if stats:
         if not problems:
@@ -73,16 +87,21 @@ def score(
     ),
     task: str = typer.Option(..., "--task", "-t", help="Task whose verifier scores the completions."),
     format_reward: float = typer.Option(0.0, "--format-reward", help="Reward for a parsed but wrong answer."),
+    task_path: str = TaskPathOption,
+    reward: str = RewardOption,
+    reward_weights: str = RewardWeightsOption,
+    verifier: str = VerifierOption,
+    threshold: float = ThresholdOption,
+    column: list[str] = ColumnOption,
 ) -> None:
     """Score completions with the task's verifier and print the accuracy; malformed lines are skipped."""
-    from breadcrumbs.tasks import get_task
     from breadcrumbs.tasks.io import iter_jsonl, problem_from_record
 
     from breadcrumbs.validation import PROBABILITY, check_range
 
     check_range("--format-reward", format_reward, PROBABILITY)
-    solver = get_task(task)
-    rewards, skipped = [], 0
+    solver = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
+    problems, completions, skipped = [], [], 0
     for number, record in iter_jsonl(file):
         try:
             if isinstance(record, BreadcrumbsError):
@@ -90,15 +109,17 @@ def score(
             if not isinstance(record, dict) or not isinstance(record.get("completion"), str):
                 raise BreadcrumbsError('expected a JSON object with a string "completion"')
             fields = record.get("problem", {k: v for k, v in record.items() if k != "completion"})
-            problem = problem_from_record(fields, task)
+            problem = problem_from_record(fields, solver)
         except BreadcrumbsError as err:
             skipped += 1
             typer.echo(f"warning: {file}:{number}: {err}; skipped", err=True)
             continue
-        rewards.append(solver.verify(problem, record["completion"], format_reward))
-    if not rewards:
+        problems.append(problem)
+        completions.append(record["completion"])
+    if not problems:
         raise BreadcrumbsError(f"no scorable lines in {file}")
-    correct = sum(r == 1.0 for r in rewards)
+    rewards, right = solver.score(problems, completions, format_reward)
+    correct = sum(right)
     typer.echo(
         f"accuracy: {correct / len(rewards):.4f} ({correct}/{len(rewards)} correct, "
         f"mean reward {sum(rewards) / len(rewards):.4f}, {skipped} malformed lines skipped)"
@@ -107,10 +128,11 @@ def score(
 
 @tasks_app.command("list", epilog="Example:\n\n  breadcrumbs tasks list")
 def list_() -> None:
-    """List the registered tasks with their difficulty knobs (default and allowed range)."""
-    from breadcrumbs.tasks import get_task, list_tasks
+    """List the installed tasks (built-in and plugins, `breadcrumbs.tasks` entry points) with where each comes from
+    and its difficulty knobs (default and allowed range); a plugin that fails to load is a warning."""
+    from breadcrumbs.tasks.registry import describe_task, list_tasks, plugin_errors
 
     for name in list_tasks():
-        task = get_task(name)
-        knobs = ", ".join(f"{k.name}={k.default} ({k.low}..{k.high})" for k in task.knobs)
-        typer.echo(f"{name}: {knobs}")
+        typer.echo(describe_task(name))
+    for error in plugin_errors():
+        typer.echo(f"warning: {error}", err=True)

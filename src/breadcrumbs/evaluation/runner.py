@@ -188,8 +188,8 @@ def evaluate(
                     temperature=temperature, top_p=top_p, seed=seed, progress=False,
                 )
                 share = output.wall_time_s / len(batch)
-                for problem, text, stats in zip(batch, output.texts, output.stats):
-                    reward = float(task.verify(problem, text))
+                rewards, correct = task.score(batch, output.texts)  # one call per batch
+                for problem, text, stats, reward, right in zip(batch, output.texts, output.stats, rewards, correct):
                     record = {
                         "task": task.name,
                         "method": method.label,
@@ -200,8 +200,8 @@ def evaluate(
                         "settings": getattr(policy, "settings", {}),
                         "problem_id": problem.id,
                         "difficulty": problem.difficulty,
-                        "correct": reward >= 1.0,
-                        "reward": reward,
+                        "correct": bool(right),
+                        "reward": float(reward),
                         **stats.to_dict(),
                         "time_s": share,
                         "seed": seed,

@@ -1,4 +1,4 @@
-"""Reasoning tasks (Countdown, LinSys, StarGraph) behind one registry.
+"""Reasoning tasks (Countdown, LinSys, StarGraph, a user's dataset, installed plugins) behind one registry.
 
 >>> from breadcrumbs.tasks import get_task
 >>> task = get_task("countdown")
@@ -12,6 +12,6 @@ from breadcrumbs.tasks.io import load_problems
 from breadcrumbs.tasks.registry import get_task, list_tasks, register_task
 
 # Importing the built-in task modules registers them.
-from breadcrumbs.tasks import countdown, linsys, stargraph  # noqa: E402,F401  isort: skip
+from breadcrumbs.tasks import countdown, dataset, linsys, stargraph  # noqa: E402,F401  isort: skip
 
 __all__ = ["Knob", "Problem", "Task", "get_task", "list_tasks", "load_problems", "register_task"]

@@ -12,7 +12,7 @@ import json
 import random
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -153,6 +153,9 @@ class Task(ABC):
         if split is not None and split not in SPLITS:
             raise BreadcrumbsError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
         knobs = self.resolve_difficulty(difficulty)
+        fixed = self.fixed_problems(split)
+        if fixed is not None:
+            return fixed[:n]
         rng = random.Random(seed)
         prefix = f"{self.name}-{seed}" if split is None else f"{self.name}-{split}-{seed}"
         return [Problem(self.name, f"{prefix}-{i}", self._draw(rng, knobs, split), knobs) for i in range(n)]
@@ -167,6 +170,16 @@ class Task(ABC):
             f"task {self.name} found no valid problem{where} in {MAX_ATTEMPTS} draws at difficulty {knobs}; "
             "widen the ranges"
         )
+
+    def fixed_problems(self, split: str | None = None) -> list[Problem] | None:
+        """Every problem of `split` (None: all of them), in order, for a task that reads a fixed set (the dataset
+        task); None for a task that generates its problems (the default). `generate(n, ...)` then returns the
+        first `n` of them, whatever the seed, and training walks them as a pool."""
+        return None
+
+    def summary(self) -> str | None:
+        """A line stating a fixed set's size and split sizes, for command output; None for a generated task."""
+        return None
 
     def problem_key(self, data: Mapping) -> str:
         """The canonical identity of a problem: equal for two instances that are the same question (tasks override
@@ -232,6 +245,23 @@ class Task(ABC):
         """(wrong, checked) step lines of a completion's trace, for tasks whose steps can be checked one line at a
         time; (0, 0) for a task without such a check."""
         return 0, 0
+
+    def score(
+        self, problems: Sequence[Problem], completions: Sequence[str], format_reward: float = 0.0,
+        trace_penalty: float = 0.0,
+    ) -> tuple[list[float], list[bool]]:
+        """(RL reward, correct) of each completion of a batch: `reward`, and `verify` giving 1.0. Callers score a
+        batch once through this; a task whose scoring is one call per batch (the dataset task) overrides it."""
+        rewards = [self.reward(p, c, format_reward, trace_penalty) for p, c in zip(problems, completions)]
+        return rewards, [self.verify(p, c) >= 1.0 for p, c in zip(problems, completions)]
+
+    def check_scoring(
+        self, problems: Sequence[Problem], format_reward: float = 0.0, trace_penalty: float = 0.0, count: int = 4
+    ) -> None:
+        """Score the reference completions of the first `count` problems, so a task that cannot score (a dataset
+        without a reward, a user's reward that raises, returns the wrong length or NaN) fails before any work."""
+        head = list(problems[:count])
+        self.score(head, [self.solve(problem) for problem in head], format_reward, trace_penalty)
 
     def reward(
         self, problem: Problem, completion: str, format_reward: float = 0.0, trace_penalty: float = 0.0

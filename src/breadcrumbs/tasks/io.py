@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.tasks.base import Problem
+from breadcrumbs.tasks.base import Problem, Task
 from breadcrumbs.tasks.registry import get_task
 
 
@@ -27,11 +27,13 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Any]]:
                 yield number, BreadcrumbsError(f"invalid JSON ({err.msg})")
 
 
-def problem_from_record(record: Any, task_name: str) -> Problem:
-    """A problem of `task_name` from `{"id":..., "data":{...}}` (task and difficulty optional); validates data."""
+def problem_from_record(record: Any, task: str | Task) -> Problem:
+    """A problem of `task` (a Task or its name) from `{"id":..., "data":{...}}` (task and difficulty optional);
+    validates data."""
     if not isinstance(record, Mapping):
         raise BreadcrumbsError("expected a JSON object")
-    task = get_task(task_name)
+    task = get_task(task) if isinstance(task, str) else task
+    task_name = task.name
     if record.get("task", task_name) != task_name:
         raise BreadcrumbsError(f"problem is for task '{record['task']}', not '{task_name}'")
     problem = Problem.from_json({"task": task_name, **record})

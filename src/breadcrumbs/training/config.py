@@ -38,6 +38,38 @@ class TaskConfig:
     style: str = "search"  # solver trace style for the warm start: search | direct
     train_problems: int = 0  # 0: a fresh problem stream drawn from (seed, step); N: a fixed pool, reshuffled per epoch
     eval_problems: int = 64  # held-out problems for evaluation (drawn from a different seed)
+    # hash: train / dev / test by a hash of each problem's canonical key (a dataset row's prompt) | none: no held-out
+    # split, every stage reads the whole set (for a dataset file kept apart from the evaluation file)
+    split: str = "hash"
+    # name: dataset only (docs/tasks.md): the file, reward function(s) REF = file.py:function or module:function,
+    # comma-separated, with optional weights; accuracy = reward (or the verifier REF) >= threshold; column names
+    path: str = ""
+    reward: str = ""
+    reward_weights: list = field(default_factory=list)
+    verifier: str = ""
+    threshold: float = 1.0
+    prompt: str = "prompt"
+    answer: str = "answer"
+    trace: str = "trace"  # the reference completion (SFT target) when the file has this column
+
+    def options(self) -> dict:
+        """The task's own options (the dataset keys) that differ from their defaults, for `get_task(name, ...)`."""
+        defaults = TaskConfig()
+        return {key: getattr(self, key) for key in TASK_OPTIONS if getattr(self, key) != getattr(defaults, key)}
+
+
+TASK_OPTIONS = ("path", "reward", "reward_weights", "verifier", "threshold", "prompt", "answer", "trace")
+
+
+def build_task(config: TaskConfig):
+    """The `Task` a config's task section names, built with its options (reads a dataset's file)."""
+    from breadcrumbs.tasks import get_task, list_tasks
+
+    if config.name not in list_tasks():
+        raise BreadcrumbsError(
+            f"config key 'task.name': unknown task {config.name!r}; choose one of {', '.join(list_tasks())}"
+        )
+    return get_task(config.name, **config.options())
 
 
 @dataclass
@@ -184,6 +216,7 @@ CHOICES = {
     "model.chat": ("auto", "always", "never"),
     "beacon.layout": ("beacon", "window"),
     "task.style": ("search", "direct"),
+    "task.split": ("hash", "none"),
     "sft.scheduler": ("constant", "linear", "cosine"),
     "rl.scheduler": ("constant", "linear", "cosine"),
     "rl.loss_norm": ("token", "sequence"),
@@ -297,14 +330,20 @@ def validate(config: TrainConfig) -> TrainConfig:
     validation.check_device_name("config key 'device'", config.device)
     if not config.task.name:
         raise BreadcrumbsError("config key 'task.name' is missing; set it to a task, e.g. task.name: countdown")
-    from breadcrumbs.tasks import get_task, list_tasks
-
-    try:
-        task = get_task(config.task.name)
-    except BreadcrumbsError:
-        raise BreadcrumbsError(
-            f"config key 'task.name': unknown task {config.task.name!r}; choose one of {', '.join(list_tasks())}"
-        ) from None
+    task = build_task(config.task)
+    if task.fixed_problems() is not None and config.task.split == "hash":  # a fixed set: the splits read must hold rows
+        task.fixed_problems("train")
+        if config.task.eval_problems:
+            task.fixed_problems("dev")
+    if config.task.name == "dataset":
+        if not config.task.reward:
+            raise BreadcrumbsError(
+                "config key 'task.reward' is missing: the dataset task's RL reward and evaluation need it, "
+                "e.g. task.reward: reward.py:score"
+            )
+        for key in ("rl.format_reward", "rl.trace_penalty"):
+            if _get(config, key):
+                raise BreadcrumbsError(f"config key '{key}' applies to built-in tasks; put such terms in task.reward")
     for key in ("task.difficulty", "sft.difficulty", "rl.difficulty", "eval.difficulty"):
         try:
             task.resolve_difficulty({**config.task.difficulty, **_get(config, key)})

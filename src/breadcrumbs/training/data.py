@@ -33,7 +33,9 @@ class ProblemSource:
 
     Training problems come only from the task's "train" split and held-out problems only from its "dev" split
     (`Task.split_of`, a hash of each problem's canonical key), so no evaluation problem ever occurs in a training
-    stream, whatever the seeds, stages or difficulties. `difficulty` maps a stage ("sft", "rl", "distill", "eval")
+    stream, whatever the seeds, stages or difficulties (`task.split: none` lifts the split: every stage reads the
+    whole set). A task with a fixed set (a dataset) is always a pool: its train rows (the first `train_problems`
+    when set), and its first `eval_problems` dev rows. `difficulty` maps a stage ("sft", "rl", "distill", "eval")
     to knobs applied on top of the task's difficulty."""
 
     def __init__(self, task: Task, config: TaskConfig, seed: int, difficulty: dict[str, dict] | None = None):
@@ -41,11 +43,14 @@ class ProblemSource:
         self.config = config
         self.seed = seed
         self.stage_difficulty = difficulty or {}
-        self.pool: list[Problem] | None = None
+        self.train_split, self.eval_split = ("train", "dev") if config.split == "hash" else (None, None)
+        self.pool: list[Problem] | None = task.fixed_problems(self.train_split)
         self._orders: dict[int, list[int]] = {}
-        if config.train_problems:
+        if self.pool is not None:
+            self.pool = self.pool[: config.train_problems or None]
+        elif config.train_problems:
             self.pool = task.generate(
-                config.train_problems, seed=derive_seed(seed, "pool"), split="train", **self.difficulty("sft")
+                config.train_problems, seed=derive_seed(seed, "pool"), split=self.train_split, **self.difficulty("sft")
             )
 
     def difficulty(self, stage: str) -> dict:
@@ -63,7 +68,7 @@ class ProblemSource:
         """The `size` problems of `stage` step `step` (0-based within the stage)."""
         if self.pool is None:
             return self.task.generate(
-                size, seed=derive_seed(self.seed, stage, step), split="train", **self.difficulty(stage)
+                size, seed=derive_seed(self.seed, stage, step), split=self.train_split, **self.difficulty(stage)
             )
         start = step * size  # the data cursor: position in the endless sequence of shuffled epochs
         out = []
@@ -82,8 +87,10 @@ class ProblemSource:
 
     def eval_problems(self) -> list[Problem]:
         """The held-out problems evaluated during training (dev split; final reports use the test split)."""
+        if not self.config.eval_problems:
+            return []
         return self.task.generate(
-            self.config.eval_problems, seed=derive_seed(self.seed + EVAL_SEED_OFFSET, "eval"), split="dev",
+            self.config.eval_problems, seed=derive_seed(self.seed + EVAL_SEED_OFFSET, "eval"), split=self.eval_split,
             **self.difficulty("eval"),
         )
 

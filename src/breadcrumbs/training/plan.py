@@ -127,10 +127,10 @@ def model_shape(config: TrainConfig) -> ModelShape:
 def prompt_tokens(config: TrainConfig, problems: int = 64) -> int:
     """The longest prompt of `problems` drawn for RL, in tokens of the model's tokenizer (characters where the model
     directory has none: the character tokenizer's count, an upper bound for a BPE one)."""
-    from breadcrumbs.tasks import get_task
+    from breadcrumbs.training.config import build_task
     from breadcrumbs.training.data import ProblemSource
 
-    task = get_task(config.task.name)
+    task = build_task(config.task)
     source = ProblemSource(task, config.task, config.seed, {"rl": config.rl.difficulty})
     texts = [task.prompt(problem) for problem in source.batch("rl", 0, problems)]
     path = Path(config.model.name)
@@ -219,10 +219,10 @@ HOST_BYTES_PER_TOKEN = 32
 def sft_lengths(config: TrainConfig, problems: int = 16) -> tuple[int, int]:
     """(longest prompt, longest solver trace + EOS) of `problems` SFT problems, in tokens of the model's tokenizer
     (characters + 1 where the model directory has none, as `prompt_tokens`)."""
-    from breadcrumbs.tasks import get_task
+    from breadcrumbs.training.config import build_task
     from breadcrumbs.training.data import ProblemSource
 
-    task = get_task(config.task.name)
+    task = build_task(config.task)
     source = ProblemSource(task, config.task, config.seed, {"sft": config.sft.difficulty})
     batch = source.batch("sft", 0, problems)
     prompts = [task.prompt(problem) for problem in batch]

@@ -81,11 +81,9 @@ def collect_rollouts(
     )
     elapsed = time.perf_counter() - started
     rt.base.train(was_training)
-    rewards = torch.tensor(
-        [task.reward(problem, text, cfg.format_reward, cfg.trace_penalty) for problem, text in zip(rows, output.texts)],
-        dtype=torch.float32,
-    )
-    correct = torch.tensor([task.verify(problem, text) >= 1.0 for problem, text in zip(rows, output.texts)])
+    scores, verified = task.score(rows, output.texts, cfg.format_reward, cfg.trace_penalty)  # once per batch
+    rewards = torch.tensor(scores, dtype=torch.float32)
+    correct = torch.tensor(verified, dtype=torch.bool)
     advantages = rollout_advantages(rewards, correct, cfg)
     return Rollouts(
         rows, prompts, output.completion_ids, output.texts, rewards, correct, advantages, list(ratios), elapsed,

@@ -25,9 +25,8 @@ from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_tempora
 from breadcrumbs.generation import generate
 from breadcrumbs.models import load_model
 from breadcrumbs.policies import FullCache, student_policy
-from breadcrumbs.tasks import get_task
 from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
-from breadcrumbs.training.config import TrainConfig, config_from_dict, dump_config
+from breadcrumbs.training.config import TrainConfig, build_task, config_from_dict, dump_config
 from breadcrumbs.training.data import ProblemSource, derive_seed, encode_traces, sample_ratios, shard
 from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, sequence_logprobs
 from breadcrumbs.training.losses import TokenScorer
@@ -73,7 +72,7 @@ def distill_weight_at(config: TrainConfig, stage: str, step: int) -> float:
 
 
 def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_size: int) -> dict:
-    """Greedy accuracy (verifier reward 1) with the full cache and with each student view (beacon ratio or sliding
+    """Greedy accuracy (`Task.score`'s correct) with the full cache and with each student view (beacon ratio or sliding
     window), and peak KV."""
     was_training = rt.base.training
     rt.base.eval()
@@ -81,7 +80,7 @@ def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_siz
     result = {}
     for label, policy in [("full", FullCache())] + [(view_label(r), student_policy(r)) for r in ratios]:
         out = generate(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
-        correct = [task.verify(problem, text) >= 1.0 for problem, text in zip(problems, out.texts)]
+        correct = task.score(problems, out.texts)[1]
         result[f"acc_{label}"] = sum(correct) / max(1, len(correct))
         result[f"kv_peak_{label}"] = sum(s.peak_kv_entries for s in out.stats) / max(1, len(out.stats))
     rt.base.train(was_training)
@@ -123,12 +122,13 @@ class Trainer:
         device = resolve_device(device or config.device, "--device" if device else "config key 'device'")
         self.accelerator = make_accelerator(device == "cpu", config.mixed_precision, config.optim.grad_clip)
         self.main = self.accelerator.is_main_process
-        self.task = get_task(config.task.name)
+        self.task = build_task(config.task)
         self.source = ProblemSource(
             self.task, config.task, config.seed,
             {"sft": config.sft.difficulty, "rl": config.rl.difficulty, "distill": config.rl.difficulty,
              "eval": config.eval.difficulty, "anchor": config.sft.difficulty},
         )
+        self.task.check_scoring(self.source.batch("sft", 0, 4), config.rl.format_reward, config.rl.trace_penalty)
         self.logger = logging.getLogger(f"{LOGGER}.{id(self)}")
         self.logger.propagate = False
         self.logger.setLevel(logging.INFO)
@@ -138,6 +138,8 @@ class Trainer:
             handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
             self.logger.addHandler(handler)
             dump_config(config, self.run_dir / "config.yaml")
+            if self.task.summary() is not None:
+                self.log(self.task.summary())
         self.accelerator.wait_for_everyone()
 
     # ----- setup ------------------------------------------------------------------------------------------
