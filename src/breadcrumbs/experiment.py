@@ -341,7 +341,8 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
     if job.config is not None:
         config = json.loads(json.dumps(job.config))
         if config["model"]["name"].startswith("@"):
-            config["model"]["name"] = str(_checkpoint(out, config["model"]["name"][1:]).resolve())
+            # relative to the working directory (the jobs run there): a config that travels names no machine path
+            config["model"]["name"] = os.path.relpath(_checkpoint(out, config["model"]["name"][1:]).resolve())
         path = out / "configs" / f"{job.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
