@@ -357,3 +357,33 @@ def test_jsonl_and_reward_train_then_eval(files: Path, capsys: pytest.CaptureFix
     assert [r["problem_id"] for r in records if r["method"] == "full"] == [p.id for p in test_rows]  # each once
     assert {r["method"] for r in records} == {"full", "beacon:4"}
     assert "| full |" in out and "| beacon:4 |" in out
+
+
+@pytest.mark.slow
+def test_readme_bring_your_own_task_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    """The README's section, block by block: its files written as shown, its commands run (fewer steps)."""
+    import re
+    import runpy
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Bring your own task\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```\w+\n(.*?)```", section, re.S)
+    make_data, reward, config, commands = blocks
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "make_data.py").write_text(make_data)
+    (tmp_path / "reward.py").write_text(reward)
+    (tmp_path / "byot.yaml").write_text(config)
+    shrink = ["--set", "sft.steps=2", "--set", "sft.batch_size=4", "--set", "rl.steps=2", "--set", "rl.batch_size=8"]
+    for line in commands.strip().splitlines():
+        argv = shlex.split(line)
+        if argv[0] == "python":
+            runpy.run_path(argv[1], run_name="__main__")
+            continue
+        assert argv[0] == "breadcrumbs"
+        argv = argv[1:] + (shrink if argv[1] == "train" else []) + (["-q"] if argv[1] in ("train", "eval") else [])
+        code, out, err = cli(capsys, *argv)
+        assert code == 0, (line, err)
+    assert (tmp_path / "byot-report" / "report.md").is_file()
+    assert "| beacon:4 |" in (tmp_path / "byot-report" / "report.md").read_text()
