@@ -8,7 +8,8 @@ import pytest
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.evaluation import write_report
-from breadcrumbs.evaluation.sweep import GRIDS, choose, spec_for, sweep
+from breadcrumbs.evaluation.sweep import choose, spec_for, sweep
+from breadcrumbs.policies import families
 from breadcrumbs.tasks import get_task
 
 
@@ -19,9 +20,10 @@ def test_choose_prefers_dev_accuracy_then_the_default():
 
 
 def test_grids_build_valid_distinct_policies():
-    for family, grid in GRIDS.items():
+    for record in families(swept=True):
+        family = record.name
         for budget in (1, 4, 16):
-            specs = [spec_for(family, budget, setting) for setting in grid(budget)]
+            specs = [spec_for(family, budget, setting) for setting in record.grid(budget)]
             assert specs[0] == f"{family}:{budget}" or family == "tova"  # the default setting first
             assert all(spec.startswith(f"{family}:{budget}") for spec in specs)
 

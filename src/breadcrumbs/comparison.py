@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.registry import baseline_names
 
-SWEEP_FAMILIES = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
+SWEEP_FAMILIES = baseline_names("comparison")  # the baselines whose registry records join the full comparison
 # Generated entries kept: around the 9-12 the beacons hold at their peak on the demo task, and below and above.
 BUDGETS = (4, 6, 9, 12, 16)
 

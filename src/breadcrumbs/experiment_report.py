@@ -96,7 +96,7 @@ def write_models(out: Path, models: dict[str, str | tuple[str, ...]]) -> None:
     cache and of each beacon ratio (or trained window) evaluated, with the peak as a fraction of the full cache's on
     the same problems."""
     from breadcrumbs.evaluation import summarize
-    from breadcrumbs.evaluation.metrics import is_learned
+    from breadcrumbs.policies.registry import is_learned
     from breadcrumbs.evaluation.results import read_results
 
     lines = ["| model | method | accuracy (95% CI) | of teacher | peak KV entries | peak KV / full |",

@@ -7,6 +7,7 @@ import warnings
 import typer
 
 from breadcrumbs.cli import app
+from breadcrumbs.cli.method_help import MethodHelpCommand
 from breadcrumbs.cli.options import (
     ArchOption,
     ChatOption,
@@ -29,7 +30,7 @@ from breadcrumbs.cli.options import (
 DEFAULT_N = 32  # problems generated when --n is not given (a dataset split is evaluated whole)
 
 METHODS_HELP = (
-    "Comma-separated cache policies: full, beacon:C, streaming|h2o|tova|snapkv|knorm|rkv:BUDGET (generated KV "
+    "Comma-separated cache policies: full, beacon:C, {baselines}:BUDGET (generated KV "
     "entries kept besides the prompt), or NAME:@REF[@mean] to match REF's per-problem peak (or mean) KV entries; "
     "settings as :key=value (snapkv:16:window=4:kernel=3); window:B serves a model trained with beacon.layout: window."
 )
@@ -37,6 +38,7 @@ METHODS_HELP = (
 
 @app.command(
     "eval",
+    cls=MethodHelpCommand,
     epilog="Examples:\n\n  breadcrumbs eval --model tiny --task countdown --n 32 "
     "--methods full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:4 --out results.jsonl\n\n"
     "  breadcrumbs eval --model runs/mine/checkpoints/latest --task dataset --task-path data.jsonl "

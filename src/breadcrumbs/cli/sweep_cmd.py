@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from breadcrumbs.cli import app
+from breadcrumbs.cli.method_help import MethodHelpCommand
 from breadcrumbs.cli.options import (
     ArchOption,
     ColumnOption,
@@ -25,6 +26,13 @@ from breadcrumbs.cli.options import (
 from breadcrumbs.errors import BreadcrumbsError
 
 
+def _families(text: str) -> list[str]:
+    """`--families`: the named families, or every training-free family with a sweep grid when empty."""
+    from breadcrumbs.policies.registry import baseline_names
+
+    return [name.strip() for name in text.split(",") if name.strip()] or list(baseline_names(swept=True))
+
+
 def _integers(text: str, option: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -33,6 +41,7 @@ def _integers(text: str, option: str) -> list[int]:
 
 
 @app.command(
+    cls=MethodHelpCommand,
     epilog="Example:\n\n  breadcrumbs sweep --model runs/sg/checkpoints/latest --task stargraph --difficulty d=2 "
     "--families streaming,h2o,tova,snapkv,knorm,rkv --budgets 4,8,16 --extra full,beacon:4 --out sweep/\n\n"
     "  breadcrumbs report sweep/results.jsonl --out sweep/report",
@@ -42,7 +51,10 @@ def sweep(
         ..., "--task", help="Task name: countdown, linsys, stargraph, dataset (with --task-path), or a plugin's."
     ),
     out: str = typer.Option(..., "--out", "-o", help="Output folder: dev.jsonl, results.jsonl, tuning.json."),
-    families: str = typer.Option("streaming,h2o,tova,snapkv,knorm,rkv", "--families", help="Baseline families."),
+    families: str = typer.Option(
+        "", "--families", show_default=False,
+        help="Baseline families, comma-separated (default: every training-free one with a sweep grid: {swept}).",
+    ),
     budgets: str = typer.Option("4,8,16,32", "--budgets", help="Generated KV entries kept, comma-separated."),
     extra: str = typer.Option("full", "--extra", help="Methods run on the test problems as they are (e.g. beacons)."),
     n: int = typer.Option(100, "--n", help="Test problems (split test; a dataset's first test rows)."),
@@ -83,7 +95,7 @@ def sweep(
     quiet_loading(quiet)
     loaded, tokenizer = load_model(model, arch=arch, device=resolve_device(device), seed=seed)
     result = run_sweep(
-        loaded, tokenizer, task_object, dev, test, [f.strip() for f in families.split(",") if f.strip()],
+        loaded, tokenizer, task_object, dev, test, _families(families),
         _integers(budgets, "--budgets"), out, extra_methods=extra_methods, max_new_tokens=max_new_tokens,
         batch_size=batch_size, seed=seed, progress=not quiet, model_id=f"{model}/{arch}" if model in PRESETS else model,
     )

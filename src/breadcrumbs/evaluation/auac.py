@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from breadcrumbs.evaluation.metrics import MethodSummary, is_learned
+from breadcrumbs.evaluation.metrics import MethodSummary
+from breadcrumbs.policies.registry import is_learned
 
 
 def _curve_area(points: list[tuple[float, float]], start: float) -> float:

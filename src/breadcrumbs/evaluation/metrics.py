@@ -17,12 +17,6 @@ CONFIDENCE = 0.95
 FAMILY_ORDER = ("full", "beacon")
 
 
-def is_learned(family: str) -> bool:
-    """Whether a family is the model itself or a trained compression (full cache, beacons with or without a raw
-    tail, the trained window control), as opposed to a training-free baseline."""
-    return family in ("full", "beacon", "window") or family.startswith("beacon-")
-
-
 def bootstrap_ci(
     values, samples: int = BOOTSTRAP_SAMPLES, confidence: float = CONFIDENCE, seed: int = BOOTSTRAP_SEED
 ) -> tuple[float, float]:

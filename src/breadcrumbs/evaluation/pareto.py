@@ -11,31 +11,16 @@ from pathlib import Path
 
 from breadcrumbs.evaluation.metrics import MethodSummary
 from breadcrumbs.evaluation.results import atomic_write
+from breadcrumbs.policies.registry import PlotStyle, families, family_of
 
-FAMILY_STYLE = {
-    "full": dict(color="black", marker="*", markersize=13),
-    "beacon": dict(color="#d62728", marker="o", markersize=7),
-    "tova": dict(color="#1f77b4", marker="s", markersize=6),
-    "h2o": dict(color="#2ca02c", marker="^", markersize=7),
-    "snapkv": dict(color="#9467bd", marker="D", markersize=6),
-    "streaming": dict(color="#ff7f0e", marker="v", markersize=7),
-    "knorm": dict(color="#8c564b", marker="P", markersize=7),
-    "rkv": dict(color="#17becf", marker="X", markersize=7),
-    "window": dict(color="#e377c2", marker="h", markersize=7),
-}
-FAMILY_NAME = {
-    "full": "Full cache", "beacon": "Beacons (learned)", "tova": "TOVA", "h2o": "H2O",
-    "snapkv": "SnapKV (decoding variant)", "streaming": "StreamingLLM", "knorm": "K-norm", "rkv": "R-KV",
-    "window": "Sliding window (trained control)",
-}
+# Families without a style of their own (a variant such as `beacon-lag2`, or a name no module registers).
 EXTRA_COLORS = ["#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78"]
 
 
 def family_name(family: str) -> str:
-    """The legend name of a family (`beacon-lag2`: beacons with a raw tail of 2 windows)."""
-    if family.startswith("beacon-lag"):
-        return f"Beacons + raw tail of {family.removeprefix('beacon-lag')} windows"
-    return FAMILY_NAME.get(family, family)
+    """The legend name of a family, from its registry record (`beacon-lag2`: beacons with a raw tail of 2 windows)."""
+    record = family_of(family)
+    return record.legend(family) if record is not None else family
 
 
 def _point_label(summary: MethodSummary) -> str:
@@ -54,14 +39,14 @@ def pareto_figure(summaries: list[MethodSummary]):
     figure = Figure(figsize=(5.2 * max(len(tasks), 1), 4.0), dpi=150, layout="constrained")
     axes = figure.subplots(1, max(len(tasks), 1), squeeze=False)[0]
     extra = iter(EXTRA_COLORS * 4)
-    styles = dict(FAMILY_STYLE)
+    styles = {family.name: family.style for family in families()}
+    known = list(styles)
     for axis, task in zip(axes, tasks):
         rows = [s for s in summaries if s.task == task]
-        known = list(FAMILY_STYLE)
-        families = sorted({s.family for s in rows}, key=lambda f: (known.index(f) if f in known else len(known), f))
-        for family in families:
+        shown = sorted({s.family for s in rows}, key=lambda f: (known.index(f) if f in known else len(known), f))
+        for family in shown:
             if family not in styles:
-                styles[family] = dict(color=next(extra), marker="o", markersize=6)
+                styles[family] = PlotStyle(next(extra), "o", 6)
             style = styles[family]
             members = [s for s in rows if s.family == family]
             # A curve joins a family's own budgets (beacon ratios, a fixed-budget sweep); matched points sit at
@@ -85,14 +70,14 @@ def pareto_figure(summaries: list[MethodSummary]):
                     label = label and f"{name} (matched {'mean' if kind == 'mean' else 'peak'})"
                 axis.errorbar(
                     xs, ys, yerr=errors, label=label, linestyle="-" if joined else "none", linewidth=1.4, capsize=3,
-                    elinewidth=0.9, color=style["color"], marker=style["marker"], markersize=style["markersize"],
-                    markerfacecolor="none" if kind == "mean" else style["color"], zorder=3 if family == "full" else 2,
+                    elinewidth=0.9, color=style.color, marker=style.marker, markersize=style.markersize,
+                    markerfacecolor="none" if kind == "mean" else style.color, zorder=3 if family == "full" else 2,
                 )
                 for point, x, y in zip(points, xs, ys):
                     text = _point_label(point)
                     if text:
                         axis.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                                      color=style["color"])
+                                      color=style.color)
         axis.set_title(task)
         axis.set_xlabel("KV cache entries per sequence (mean of per-problem peak)")
         axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]")

@@ -14,13 +14,16 @@ from pathlib import Path
 
 from breadcrumbs.evaluation.auac import auac, auac_table
 from breadcrumbs.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, MethodSummary, dedupe, summarize
-from breadcrumbs.evaluation.pareto import FAMILY_NAME, write_pareto
+from breadcrumbs.evaluation.pareto import write_pareto
 from breadcrumbs.evaluation.results import atomic_write, read_results
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies import ScoredEvictionPolicy, families
 
 
-# Families whose tokens/s comes from the reference (per-layer Python) eviction path.
-REFERENCE_SPEED = frozenset(FAMILY_NAME) - {"full", "beacon"}
+def reference_speed(family: str) -> bool:
+    """Whether a family's tokens/s comes from the reference (per-layer Python) scored-eviction path."""
+    return any(record.name == family and issubclass(record.policy_class, ScoredEvictionPolicy)
+               for record in families())
 
 
 @dataclass
@@ -59,7 +62,7 @@ def markdown_table(summaries: list[MethodSummary]) -> str:
         ]
         for s in (s for s in summaries if s.task == task):
             saving = "–" if s.kv_saving_vs_full is None else f"{100 * s.kv_saving_vs_full:.1f}%"
-            speed = _number(s.tokens_per_s, 0) + (" †" if s.family in REFERENCE_SPEED else "")
+            speed = _number(s.tokens_per_s, 0) + (" †" if reference_speed(s.family) else "")
             lines.append(
                 f"| {s.method} | {s.problems} | {100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}] "
                 f"| {_number(s.peak_kv_entries)} | {_number(s.mean_kv_entries)} | {_bytes(s.peak_kv_bytes)} "

@@ -1,39 +1,29 @@
 """Fixed-budget sweeps with per-budget hyperparameters tuned on a dev split disjoint from the test split.
 
-For every method family and budget `B`, each candidate setting of the family's grid (`GRIDS`, the default setting
-first) runs on the **dev** problems; the setting with the highest dev accuracy wins (ties: the earlier candidate, so
-the default unless something beats it), and only that setting runs on the **test** problems. Outputs, all resumable
-(rerunning skips finished records): `dev.jsonl` (every candidate), `results.jsonl` (the chosen settings on test;
-each record carries its `settings`) and `tuning.json` (per family and budget: every candidate's dev accuracy and the
-choice). `breadcrumbs report results.jsonl` then draws one accuracy-vs-KV curve per family.
+For every method family and budget `B`, each candidate setting of the family's grid (`MethodFamily.grid` in the
+registry, `breadcrumbs/policies/registry.py`; the default setting first) runs on the **dev** problems; the setting
+with the highest dev accuracy wins (ties: the earlier candidate, so the default unless something beats it), and only
+that setting runs on the **test** problems. Outputs, all resumable (rerunning skips finished records): `dev.jsonl`
+(every candidate), `results.jsonl` (the chosen settings on test; each record carries its `settings`) and
+`tuning.json` (per family and budget: every candidate's dev accuracy and the choice). `breadcrumbs report
+results.jsonl` then draws one accuracy-vs-KV curve per family.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.evaluation.runner import evaluate
 from breadcrumbs.files import atomic_write
-from breadcrumbs.policies import POLICY_FACTORIES, policy_from_spec
+from breadcrumbs.policies import policy_from_spec, registry
 
-
-# family -> budget -> candidate settings (keyword arguments of the policy class), the default first. Pinned counts
-# are kept below the budget; the grids span what each paper tunes (sinks, recent share, observation window, pooling).
-# (Candidates that build the same policy label are run once.)
-GRIDS: dict[str, Callable[[int], list[dict]]] = {
-    "streaming": lambda b: [{"sinks": s} for s in (0, 1, 2, 4) if s < b],
-    "h2o": lambda b: [{}] + [{"recent": round(share * b)} for share in (0.0, 0.25, 0.75)],
-    "tova": lambda b: [{"recent": r} for r in (1, 0, 2, 4) if r < b],
-    "snapkv": lambda b: [{}] + [{"window": w, "kernel": k} for w in (1, 2, 4) if w < b for k in (1, 3, 5)],
-    "knorm": lambda b: [{"recent": r} for r in (0, 1, 2, 4) if r < b],
-    "rkv": lambda b: [{}] + [{"window": w, "kernel": k} for w in (1, 2, 4) if w < b for k in (1, 3, 7)]
-    + [{"mix_lambda": 0.5}],
-    "window": lambda b: [{}],  # the trained control: nothing to tune
-}
+# A family's grid maps a budget to candidate settings (keyword arguments of the policy class), the default first.
+# Pinned counts are kept below the budget; the grids span what each paper tunes (sinks, recent share, observation
+# window, pooling). Candidates that build the same policy label are run once.
 
 
 def spec_for(family: str, budget: int, setting: dict) -> str:
@@ -68,11 +58,10 @@ def sweep(
 ) -> SweepResult:
     """Tune every family at every budget on `dev_problems`, then run the chosen settings (plus `extra_methods`, e.g.
     `full` and `beacon:4`) on `test_problems`. `decoding` goes to `evaluate` (max_new_tokens, batch_size, ...)."""
-    unknown = [family for family in families if family not in GRIDS]
+    sweepable = [family.name for family in registry.families(swept=True)]
+    unknown = [family for family in families if family not in sweepable]
     if unknown:
-        raise BreadcrumbsError(
-            f"cannot sweep {unknown[0]!r}; choose from {', '.join(name for name in GRIDS if name in POLICY_FACTORIES)}"
-        )
+        raise BreadcrumbsError(f"cannot sweep {unknown[0]!r}; choose from {', '.join(sweepable)}")
     if not budgets or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in budgets):
         raise BreadcrumbsError(f"sweep budgets must be whole numbers >= 1, got {list(budgets)!r}")
     dev_ids = {problem.id for problem in dev_problems}
@@ -114,7 +103,7 @@ def choose(specs: list[str], accuracy: dict[str, float]) -> str:
 
 def _unique_specs(family: str, budget: int) -> list[str]:
     specs = []
-    for setting in GRIDS[family](budget):
+    for setting in registry.get_family(family).grid(budget):
         spec = spec_for(family, budget, setting)
         if spec not in specs:
             specs.append(spec)

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import PreTrainedModel
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from breadcrumbs.errors import BreadcrumbsError
+
+if TYPE_CHECKING:
+    from breadcrumbs.generation import DecodeSession
 
 
 @dataclass
@@ -135,3 +139,12 @@ def attention_over_cache(
         logits = logits.masked_fill(~visible[:, :, None], float("-inf"))
     weights = torch.softmax(logits, dim=-1).nan_to_num(0.0)
     return weights[:, :, :, 0] if single else weights
+
+
+def newest_query_attention(session: DecodeSession, layer: int) -> torch.Tensor:
+    """`[B, H_kv, G, L]` attention weights of the last fed token's query over every held slot of `layer`."""
+    record = session.last_queries
+    return attention_over_cache(
+        record.queries[layer], session.cache.layers[layer].keys, record.scaling[layer], session.padding,
+        record.softcap[layer],
+    )

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from breadcrumbs.policies.registry import MethodFamily, PlotStyle, no_argument, register
+
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
 
@@ -74,3 +76,8 @@ class FullCache(CachePolicy):
     """Keep every entry: the uncompressed reference."""
 
     name = "full"
+
+
+register(MethodFamily(
+    "full", FullCache, no_argument, "Full cache", PlotStyle("black", "*", 13), learned=True, argument=""
+))

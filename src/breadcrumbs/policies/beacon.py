@@ -10,6 +10,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from breadcrumbs.beacon.layout import beacons_fed, check_lag, check_ratio
 from breadcrumbs.models import beacon_token_id
 from breadcrumbs.policies.base import CachePolicy
+from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register, whole_number
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
@@ -58,3 +59,9 @@ class BeaconPolicy(CachePolicy):
     def family(self) -> str:
         """`beacon`; `beacon-lagL` with a raw tail (another method: its own curve and AUAC)."""
         return f"beacon-lag{self.lag}" if self.lag else "beacon"
+
+
+register(MethodFamily(
+    "beacon", BeaconPolicy, whole_number, "Beacons (learned)", PlotStyle("#d62728", "o"), learned=True, argument="C",
+    variant_label=lambda family: f"Beacons + raw tail of {family.removeprefix('beacon-lag')} windows",
+))

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
-from breadcrumbs.policies.tova import newest_query_attention
+from breadcrumbs.policies.attention import newest_query_attention
+from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
@@ -54,3 +55,9 @@ class H2OPolicy(ScoredEvictionPolicy):
 
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         return self.slot_state["score"][layer]
+
+
+register(MethodFamily(
+    "h2o", H2OPolicy, budget_argument, "H2O", PlotStyle("#2ca02c", "^"),
+    grid=lambda b: [{}] + [{"recent": round(share * b)} for share in (0.0, 0.25, 0.75)], recipes=frozenset(RECIPES),
+))

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
@@ -28,3 +29,9 @@ class KnormPolicy(ScoredEvictionPolicy):
 
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         return -torch.linalg.vector_norm(self.generated_keys(session, layer), dim=-1, dtype=torch.float32)
+
+
+register(MethodFamily(
+    "knorm", KnormPolicy, budget_argument, "K-norm", PlotStyle("#8c564b", "P"),
+    grid=lambda b: [{"recent": r} for r in (0, 1, 2, 4) if r < b], recipes=frozenset(RECIPES),
+))

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.policies.scored import BudgetMatch
+from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, budget_argument
 from breadcrumbs.policies.snapkv import SnapKVPolicy
 
 if TYPE_CHECKING:
@@ -100,3 +101,10 @@ class RKVPolicy(SnapKVPolicy):
         redundancy = redundancy_scores(keys, real, self.threshold)
         temporal = self.mix_lambda * importance - (1.0 - self.mix_lambda) * redundancy
         return torch.zeros_like(temporal).scatter_(-1, order, temporal)[..., width:]
+
+
+register(MethodFamily(
+    "rkv", RKVPolicy, budget_argument, "R-KV", PlotStyle("#17becf", "X"),
+    grid=lambda b: [{}] + [{"window": w, "kernel": k} for w in (1, 2, 4) if w < b for k in (1, 3, 7)]
+    + [{"mix_lambda": 0.5}], recipes=frozenset({"experiment", "comparison"}),
+))

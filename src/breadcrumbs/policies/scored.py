@@ -81,6 +81,11 @@ def parse_budget(spec: str, argument: str | None) -> int | BudgetMatch:
     return budget
 
 
+def budget_argument(spec: str, argument: str | None) -> tuple[int | BudgetMatch]:
+    """The argument parser of every budgeted family (`MethodFamily.parse`): `(parse_budget(spec, argument),)`."""
+    return (parse_budget(spec, argument),)
+
+
 def drop_from_state(state: torch.Tensor, slots: torch.LongTensor) -> torch.Tensor:
     """Apply `SlotLayer.drop_slots`'s compaction to a per-slot state tensor `[B, H, n]` (slots `[B, H, k]`)."""
     movers, holes = _compaction_moves(slots, state.shape[-1])

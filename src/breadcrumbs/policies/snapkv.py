@@ -19,7 +19,8 @@ import torch.nn.functional as F
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.attention import attention_over_cache
-from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
@@ -89,3 +90,9 @@ class SnapKVPolicy(ScoredEvictionPolicy):
         order = key_births.argsort(dim=-1, stable=True)[:, :, None].expand_as(observed)
         pooled = pool_in_order(observed, order, self.kernel)
         return pooled.mean(dim=2)[..., width:]
+
+
+register(MethodFamily(
+    "snapkv", SnapKVPolicy, budget_argument, "SnapKV (decoding variant)", PlotStyle("#9467bd", "D", 6),
+    grid=lambda b: [{}] + [{"window": w, "kernel": k} for w in (1, 2, 4) if w < b for k in (1, 3, 5)], recipes=frozenset(RECIPES),
+))

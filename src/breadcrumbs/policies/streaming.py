@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
@@ -42,3 +43,14 @@ class WindowPolicy(StreamingPolicy):
 
     def __init__(self, budget: int | BudgetMatch | None):
         super().__init__(budget, sinks=0)
+
+
+register(MethodFamily(
+    "streaming", StreamingPolicy, budget_argument, "StreamingLLM", PlotStyle("#ff7f0e", "v"),
+    grid=lambda b: [{"sinks": s} for s in (0, 1, 2, 4) if s < b], recipes=frozenset(RECIPES),
+))
+# The trained sliding-window control (a model trained with `beacon.layout: window`): nothing to tune.
+register(MethodFamily(
+    "window", WindowPolicy, budget_argument, "Sliding window (trained control)", PlotStyle("#e377c2", "h"),
+    learned=True, grid=lambda b: [{}],
+))

@@ -12,20 +12,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from breadcrumbs.policies.attention import attention_over_cache
-from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
+from breadcrumbs.policies.attention import newest_query_attention
+from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
+from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
 if TYPE_CHECKING:
     from breadcrumbs.generation import DecodeSession
-
-
-def newest_query_attention(session: DecodeSession, layer: int) -> torch.Tensor:
-    """`[B, H_kv, G, L]` attention weights of the last fed token's query over every held slot of `layer`."""
-    record = session.last_queries
-    return attention_over_cache(
-        record.queries[layer], session.cache.layers[layer].keys, record.scaling[layer], session.padding,
-        record.softcap[layer],
-    )
 
 
 class TOVAPolicy(ScoredEvictionPolicy):
@@ -41,3 +33,9 @@ class TOVAPolicy(ScoredEvictionPolicy):
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         width = session.prompt_mask.shape[1]
         return newest_query_attention(session, layer)[..., width:].mean(dim=(1, 2))
+
+
+register(MethodFamily(
+    "tova", TOVAPolicy, budget_argument, "TOVA", PlotStyle("#1f77b4", "s", 6),
+    grid=lambda b: [{"recent": r} for r in (1, 0, 2, 4) if r < b], recipes=frozenset(RECIPES),
+))
