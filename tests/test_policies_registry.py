@@ -32,7 +32,7 @@ def test_recorded_recipes_keep_their_baselines_in_order():
     assert BASELINES == SWEEP_FAMILIES == RECORDED
     assert demo_methods()[:4] == ["full", "beacon:2", "beacon:4", "beacon:8"]
     assert demo_methods()[4:] == [f"{name}:@beacon:{c}" for name in RECORDED[:5] for c in (2, 4, 8)]
-    assert baseline_names(swept=True) == RECORDED
+    assert baseline_names(swept=True) == (*RECORDED, "triattention")
 
 
 @pytest.mark.parametrize("family", families(), ids=lambda family: family.name)
@@ -45,9 +45,10 @@ def test_every_family_builds_from_its_usage_and_names_its_settings(family):
 
 
 def test_learned_labels_and_styles_come_from_the_records():
-    assert [is_learned(name) for name in ("full", "beacon", "beacon-lag2", "window", "tova", "x")] == [True, True, True, True, False, False]
+    assert [is_learned(name) for name in ("full", "beacon", "beacon-lag2", "window", "tova", "triattention", "x")] == [
+        True, True, True, True, False, False, False]
     assert family_name("beacon-lag2") == "Beacons + raw tail of 2 windows"
-    assert family_name("tova") == "TOVA" and family_name("unregistered") == "unregistered"
+    assert family_name("triattention") == "TriAttention" and family_name("unregistered") == "unregistered"
     assert get_family("rkv").style == PlotStyle("#17becf", "X")
 
 
@@ -56,7 +57,7 @@ def test_bad_records_and_names_are_one_line_errors():
         register(MethodFamily("tova", TOVAPolicy, budget_argument, "TOVA", PlotStyle("k", "o")))
     with pytest.raises(BreadcrumbsError, match="unknown recipe"):
         MethodFamily("new", TOVAPolicy, budget_argument, "New", PlotStyle("k", "o"), recipes=frozenset({"paper"}))
-    with pytest.raises(BreadcrumbsError, match="unknown policy 'lru'; choose one of full, beacon.*rkv"):
+    with pytest.raises(BreadcrumbsError, match="unknown policy 'lru'; choose one of full, beacon.*triattention"):
         get_family("lru")
 
 

@@ -15,6 +15,7 @@ from breadcrumbs.policies.tova import TOVAPolicy
 from breadcrumbs.policies.snapkv import SnapKVPolicy
 from breadcrumbs.policies.knorm import KnormPolicy
 from breadcrumbs.policies.rkv import RKVPolicy
+from breadcrumbs.policies.triattention import TriAttentionPolicy  # noqa: F401  (registers triattention)
 from breadcrumbs.policies.registry import MethodFamily, families, get_family
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy
 
