@@ -124,3 +124,23 @@ def test_jobs_finished_before_fingerprints_are_adopted_once(tmp_path):
     adopt_finished(tmp_path, expected, adopted.append)
     assert (tmp_path / "started" / "teacher").read_text().strip() == expected["teacher"] and len(adopted) == 1
     assert not (tmp_path / "started" / "mixed").exists() and stale_jobs(tmp_path, expected) == []
+
+
+def test_plan_listing_names_every_job_with_its_state_and_estimate(tmp_path):
+    from breadcrumbs.experiment import show_plan
+
+    waves = plan(Settings())
+    text = show_plan("countdown", tmp_path, "cpu", parallel=2)
+    for job in (job for wave in waves for job in wave):
+        assert f"  {job.name} " in text, job.name
+    assert text.splitlines()[0].startswith(f"{sum(len(w) for w in waves)} jobs in {len(waves)} waves")
+    teacher = next(line for line in text.splitlines() if line.strip().startswith("teacher "))
+    assert "SFT 3000 steps" in teacher and "to run" in teacher and "~62 min" in teacher
+    before = float(text.splitlines()[-1].split("~")[1].split()[0])
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "teacher").write_text("3000.0\n")
+    after_text = show_plan("countdown", tmp_path, "cpu", parallel=2)
+    assert "done in 50.0 min" in after_text
+    after = float(after_text.splitlines()[-1].split("~")[1].split()[0])
+    assert after == pytest.approx(before - 62.5 / 60, abs=0.06)
+    assert show_plan("countdown", tmp_path, "micro").endswith("remaining: unknown at this scale")

@@ -46,6 +46,7 @@ from pathlib import Path
 import yaml
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.experiment_plan import describe, remaining_s
 from breadcrumbs.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
 from breadcrumbs.files import atomic_write
 from breadcrumbs.policies.registry import baseline_names
@@ -356,8 +357,10 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
             "--out", str(out / "results" / f"{job.name}.jsonl")]
 
 
-def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str]) -> dict[str, float]:
-    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time."""
+def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str],
+              progress=lambda: "") -> dict[str, float]:
+    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time. `progress()` says
+    where the whole run stands (job k of N, ETA) when a job starts."""
     pending = [job for job in jobs if not (out / "done" / job.name).exists()]
     threads = str(max(1, parallel // max(1, min(parallel, len(pending)))))  # a wave of one job gets every core
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
@@ -368,7 +371,7 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
     while pending or running:
         while pending and len(running) < parallel:
             job = pending.pop(0)
-            log(f"start {job.name}")
+            log(f"start {job.name} ({progress()})")
             atomic_write(out / "started" / job.name, prints[job.name] + "\n")
             handle = open(out / "logs" / f"{job.name}.log", "a")
             running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
@@ -428,8 +431,15 @@ def run_experiment(
     record_path = out / "experiment.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {"wall_s": {}}
     started = time.perf_counter()
+    count = sum(len(wave) for wave in waves)
+
+    def progress() -> str:
+        finished = sum((out / "done" / job.name).exists() for wave in waves for job in wave)
+        left = remaining_s(out, waves, s, scale, parallel)
+        return f"job {finished + 1}/{count}" + ("" if left is None else f", ETA ~{left / 3600:.1f} h")
+
     for wave in waves:
-        record["wall_s"].update(_run_wave(wave, out, s, parallel, log, prints))
+        record["wall_s"].update(_run_wave(wave, out, s, parallel, log, prints, progress))
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
@@ -446,6 +456,13 @@ def run_experiment(
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out
+
+
+def show_plan(name: str, out_dir: str | Path, scale: str = "cpu", parallel: int = 2) -> str:
+    """The jobs of the experiment, wave by wave, with what is done in `out_dir` and estimated minutes."""
+    _check_name(name)
+    s = Settings.scale(scale)
+    return describe(Path(out_dir), plan(s), s, scale, parallel)
 
 
 def record(

@@ -11,7 +11,8 @@ RECORDED = "docs/experiments/countdown/models"  # relative to the repository roo
 
 
 @app.command(
-    epilog="Examples:\n\n  breadcrumbs experiment countdown --out experiments/countdown   # ~2 h 45 min on 2 CPU cores\n\n"
+    epilog="Examples:\n\n  breadcrumbs experiment countdown --plan   # the jobs, their estimated minutes, what is done\n\n"
+    "  breadcrumbs experiment countdown --out experiments/countdown   # ~7 h on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
     "  breadcrumbs experiment countdown --scale micro --out ../cd-micro   # the same path in seconds\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown --restart-changed   # after editing the plan\n\n"
@@ -33,10 +34,15 @@ def experiment(
     record: str = typer.Option("", "--record", help="Comma-separated finished jobs: copy their models (HF files, "
                                "no optimizer state) to --recorded and exit."),
     recorded: str = typer.Option(RECORDED, "--recorded", help="Folder of recorded models."),
+    show_plan: bool = typer.Option(False, "--plan", help="List the waves and jobs with their estimated minutes and "
+                                   "what OUT already holds; run nothing."),
     quiet: bool = QuietOption,
 ) -> None:
-    """Warm start, a mixed-ratio and a c=8 beacon model, the RL ablation at equal wall time, evaluation on
-    held-out problems against every baseline, and the report (docs/experiments/countdown.md)."""
+    """The long-reasoning experiment (docs/experiments/countdown.md), resumable: the teacher's warm start; the
+    students (mixed 2..32, c8, c8 with a raw tail of L windows `c8-lagL`, the trained window control `window`);
+    the RL arms at equal wall time (joint RL + distillation, RL only, distillation only, SFT continued; two seeds;
+    `window-joint`, `joint-lagL`); test-split evaluations against every training-free baseline, peak- and
+    mean-matched and as tuned curves; the reports with AUAC. `--plan` lists every job."""
     from breadcrumbs import interrupts
     from breadcrumbs import experiment as recipe
     from breadcrumbs.validation import Range, check_range
@@ -44,6 +50,9 @@ def experiment(
     check_range("--parallel", parallel, Range(1, 64, integer=True))
     interrupts.on_interrupt(f"finished jobs are saved in {out}; rerun the same command to resume")
     log = (lambda message: None) if quiet else typer.echo
+    if show_plan:
+        typer.echo(recipe.show_plan(name, out, scale, parallel))
+        return
     if record:
         recipe.record(name, out, [job.strip() for job in record.split(",") if job.strip()], recorded, scale, log)
         return
