@@ -357,7 +357,7 @@ def test_lock_is_taken_over_after_its_holder_died(tmp_path):
 # ----- quiet loading, Ctrl-C --------------------------------------------------------------------------------------
 def test_quiet_silences_the_weight_loading_bar(tmp_path, checkpoint):
     result = subprocess.run(
-        [sys.executable, "-m", "breadcrumbs", "generate", "-m", str(checkpoint), "-p", "1 2", "-n", "2", "-q"],
+        [sys.executable, "-m", "breadcrumbs", "generate", "-m", str(checkpoint), "-p", "1 2", "-n", "2", "-q", "--policy", "full"],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC}, timeout=300,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -76,3 +76,39 @@ def test_cli_prints_one_error_line(tmp_path, capsys):
     assert info.value.code == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: config key 'rl.batch_size'")
+
+
+SCHEDULES = [
+    ({"sft": {"steps": 2, "batch_size": 4, "student_start": 5}},
+     "sft.student_start (5) is not below sft.steps (2): the warm start never trains the student"),
+    ({"sft": {"steps": 2, "batch_size": 4, "student_start": 5}, "rl": {"steps": 0}},
+     "the warm start never trains the student; no later stage distills either, so the beacons stay untrained"),
+    ({"rl": {"steps": 0, "kl_coef": 0.1, "batch_size": 8, "group_size": 4}},
+     "rl.steps is 0, so rl.batch_size, rl.group_size, rl.kl_coef never take effect"),
+    ({"rl": {"steps": 0}, "distill": {"weight": 0.5}},
+     "joint distillation runs in RL steps and rl.steps is 0, so distill.weight never takes effect"),
+    ({"sft": {"steps": 0, "lr": 0.01}}, "sft.steps is 0, so sft.lr never takes effect"),
+    ({"sft": {"steps": 2, "student_weight": 0.0}, "distill": {"mode": "off"}},
+     "no stage trains the student"),
+]
+
+
+@pytest.mark.parametrize("change,message", SCHEDULES, ids=[m.split(" ")[0] for _, m in SCHEDULES])
+def test_a_stage_that_can_never_run_is_one_warning_line(change, message):
+    from breadcrumbs.training.config import config_from_dict
+    from breadcrumbs.training.schedule import schedule_warnings
+
+    assert schedule_warnings(config_from_dict(GOOD)) == []
+    lines = schedule_warnings(config_from_dict({**GOOD, **change}))
+    assert len(lines) == 1 and message in lines[0] and "\n" not in lines[0], lines
+
+
+def test_training_prints_the_schedule_warning_once_at_start(tmp_path, capsys):
+    config = {**GOOD, "sft": {"steps": 1, "batch_size": 2, "student_start": 3}, "rl": {"steps": 0},
+              "task": {"name": "countdown", "difficulty": {"k": 3}, "eval_problems": 0}}
+    path = write(tmp_path, config)
+    main(["train", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
+    assert lines == ["warning: sft.student_start (3) is not below sft.steps (1): the warm start never trains the "
+                     "student; no later stage distills either, so the beacons stay untrained"]
+    assert "warning: sft.student_start (3)" in (tmp_path / "run" / "train.log").read_text()

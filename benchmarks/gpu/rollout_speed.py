@@ -67,7 +67,7 @@ def timed(fn):
 
 def prompts(tokenizer):
     generator = torch.Generator().manual_seed(0)
-    digits = [tokenizer.convert_tokens_to_ids(c) for c in "0123456789+-*/= "]
+    digits = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in "0123456789+-*/= "]  # byte-level spellings
     return [[tokenizer.bos_token_id] + [digits[i] for i in torch.randint(len(digits), (PROMPT - 1,), generator=generator)]
             for _ in range(BATCH)]
 

@@ -1,4 +1,4 @@
-"""The one exception type the CLI turns into a single clear error line."""
+"""The exception type the CLI turns into a single clear error line, and the warning it prints as one line."""
 
 
 class BreadcrumbsError(Exception):
@@ -6,3 +6,8 @@ class BreadcrumbsError(Exception):
 
     The message names the problem and the fix; the CLI prints it as one line and exits non-zero.
     """
+
+
+class BreadcrumbsWarning(UserWarning):
+    """A setting that runs, but likely not as meant (a stage that never runs, a model used for what it never
+    trained); the CLI prints it as one `warning:` line."""

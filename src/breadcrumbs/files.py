@@ -25,6 +25,25 @@ from breadcrumbs.errors import BreadcrumbsError
 _TEMPORARY = re.compile(r"^\..*\.tmp(-\d+)?$|^\.tmp-|^\.reference-tmp$|^\.write-probe-")
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def follow_umask(root: str | Path) -> None:
+    """Give `root` and everything under it the modes a plain `mkdir` / `open` would (0777 / 0666 less the umask).
+
+    Temporaries made with `tempfile.mkdtemp` / `mkstemp` (ours, and transformers' safetensors writer) are 0700 /
+    0600; a directory moved into place from one must be readable to whoever the umask lets read it."""
+    umask = current_umask()
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def atomic_write(path: str | Path, data: str | bytes) -> Path:
     """Write a whole file atomically (temporary file in the same folder, then `os.replace`)."""
     path = Path(path)
@@ -32,9 +51,7 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
+        os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp makes 0600; give the usual permissions
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(payload)
             handle.flush()

@@ -19,6 +19,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.files import follow_umask
 
 NEEDS_GGUF = "reading .gguf files needs the gguf package: pip install 'breadcrumbs[gguf]'"
 
@@ -94,6 +95,7 @@ def convert_gguf(path: str | Path, out_dir: str | Path, dtype: torch.dtype | Non
     try:
         model.save_pretrained(temp)
         tokenizer.save_pretrained(temp)
+        follow_umask(temp)
         os.replace(temp, out_dir)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)

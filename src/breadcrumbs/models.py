@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
@@ -21,6 +21,7 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2Config,
 )
+from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from breadcrumbs.chat import set_chat
 from breadcrumbs.errors import BreadcrumbsError
@@ -57,25 +58,35 @@ ARCHITECTURES: dict[str, type] = {"qwen2": Qwen2Config, "llama": LlamaConfig}
 def build_char_tokenizer(alphabet: str = DEFAULT_ALPHABET) -> PreTrainedTokenizerFast:
     """A character-level tokenizer over `alphabet` (one token per character, BOS prepended).
 
-    Includes the `<beacon>` special token, so a preset model is beacon-ready from the start.
+    Includes the `<beacon>` special token, so a preset model is beacon-ready from the start. Tokens are spelled in
+    the byte-level alphabet of GPT-2/Qwen2 (space `Ġ`, newline `Ċ`) behind a byte-level pre-tokenizer and decoder,
+    so `AutoTokenizer.from_pretrained` on a saved checkpoint rebuilds the same ids even where transformers swaps in
+    the architecture's own class (a Qwen2 config gets a `Qwen2Tokenizer`, which keeps only the vocabulary and the
+    post-processor of `tokenizer.json`): exact for single-byte characters, which every built-in task uses.
     """
+    byte_char = bytes_to_unicode()
+    spelled = lambda char: "".join(byte_char[byte] for byte in char.encode("utf-8"))  # noqa: E731
     specials = [PAD_TOKEN, BOS_TOKEN, EOS_TOKEN, BEACON_TOKEN]
-    vocab = {token: index for index, token in enumerate(specials + sorted(set(alphabet)))}
+    vocab = {token: index for index, token in enumerate(specials + [spelled(c) for c in sorted(set(alphabet))])}
     backend = Tokenizer(models.WordLevel(vocab, unk_token=None))
-    backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")
-    backend.decoder = decoders.Fuse()
+    backend.normalizer = normalizers.NFC()  # what Qwen2Tokenizer applies
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    backend.decoder = decoders.ByteLevel()
     backend.post_processor = processors.TemplateProcessing(
         single=f"{BOS_TOKEN} $A", special_tokens=[(BOS_TOKEN, vocab[BOS_TOKEN])]
     )
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=backend,
         pad_token=PAD_TOKEN,
         bos_token=BOS_TOKEN,
         eos_token=EOS_TOKEN,
+        unk_token=None,  # saved as null, so a rebuilding class adds no `<|endoftext|>` of its own
         extra_special_tokens=[BEACON_TOKEN],
+        padding_side="left",
     )
-    tokenizer.padding_side = "left"
-    return tokenizer
 
 
 def build_preset_model(
@@ -118,7 +129,8 @@ def add_beacon(
     Each added token gets a row of its own, initialised to the mean input embedding of the tokenizer's existing
     tokens (an untied output head: the mean output row). Its id is the next free one, which may be a row the
     embedding matrix already has (matrices padded beyond the tokenizer, e.g. Qwen2.5's 151,936 rows for 151,665
-    tokens); that row is re-initialised, never inherited. Idempotent: a model that has the beacon is unchanged.
+    tokens); that row is re-initialised, never inherited. The beacon is listed in the generation config's
+    `suppress_tokens`. Idempotent: a model that has the beacon is unchanged.
     """
     existing = len(tokenizer)
     if tokenizer.pad_token is None:
@@ -137,7 +149,19 @@ def add_beacon(
                 outputs.bias[added] = outputs.bias[:existing].mean()
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    suppress_beacon(model, beacon_token_id(tokenizer))
     return model, tokenizer
+
+
+def suppress_beacon(model: PreTrainedModel, beacon: int) -> None:
+    """List `<beacon>` in the generation config's `suppress_tokens` (saved in `generation_config.json`), so
+    transformers' own `generate` never samples it."""
+    config = getattr(model, "generation_config", None)
+    if config is None:
+        return
+    suppressed = list(config.suppress_tokens or [])
+    if beacon not in suppressed:
+        config.suppress_tokens = [*suppressed, beacon]
 
 
 def beacon_token_id(tokenizer: PreTrainedTokenizerBase) -> int:

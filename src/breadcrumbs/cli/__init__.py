@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import typer
 
 from breadcrumbs import interrupts
-from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 
 app = typer.Typer(
     name="breadcrumbs",
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app; user errors become one `error:` line and exit 1, usage errors exit 2,
     Ctrl-C exits 130 with one line saying what was saved and how to resume (a second Ctrl-C exits at once)."""
     args = sys.argv[1:] if argv is None else list(argv)
+    warnings.showwarning = _show_warning
     with interrupts.handling_interrupts():
         try:
             command = typer.main.get_command(app)
@@ -72,6 +74,17 @@ def main(argv: list[str] | None = None) -> None:
             interrupts.exit_interrupted()
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+_python_show_warning = warnings.showwarning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A `BreadcrumbsWarning` as one `warning:` line on stderr; any other warning as Python shows it."""
+    if issubclass(category, BreadcrumbsWarning):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
 
 
 def _os_error_line(err: OSError) -> str:

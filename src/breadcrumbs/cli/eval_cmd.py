@@ -81,6 +81,7 @@ def eval_command(
     """Evaluate cache policies on a task; one JSON line per problem x method."""
     from breadcrumbs.evaluation import evaluate, markdown_table, parse_methods, summarize
     from breadcrumbs.models import PRESETS, load_model
+    from breadcrumbs.trained import default_difficulty, read_trained_for
     from breadcrumbs import interrupts
     from breadcrumbs.validation import (
         MAX_PROBLEMS,
@@ -103,7 +104,8 @@ def eval_command(
     split_name = None if split == "none" else split
     fixed = task_object.fixed_problems(split_name)  # a dataset's rows of the split (None: a generated task)
     count = n if n is not None else DEFAULT_N if fixed is None else len(fixed)
-    problems = task_object.generate(count, seed=seed, split=split_name, **parse_difficulty(difficulty))
+    knobs = default_difficulty(read_trained_for(model), task_object.name, parse_difficulty(difficulty))
+    problems = task_object.generate(count, seed=seed, split=split_name, **knobs)
     task_object.check_scoring(problems)  # before the model loads
     if fixed is not None:
         rows = "the whole file" if split_name is None else f"the {split} split"

@@ -28,7 +28,11 @@ def generate(
     prompt: list[str] = typer.Option(..., "--prompt", "-p", help="Prompt text; repeat for a batch."),
     model: str = ModelOption,
     arch: str = ArchOption,
-    policy: str = typer.Option("beacon:4", "--policy", help="Cache policy spec: full, beacon:C, ..."),
+    policy: str = typer.Option(
+        None, "--policy",
+        help="Cache policy spec: full, beacon:C, ... (default: the ratio the model was trained for; full when its "
+        "beacons were never trained).",
+    ),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", "-n", help="Stop after this many new tokens."),
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy."),
     top_p: float = typer.Option(1.0, "--top-p", help="Nucleus sampling mass (with temperature > 0)."),
@@ -42,16 +46,23 @@ def generate(
     from breadcrumbs.generation import generate as run_generation
     from breadcrumbs.models import load_model
     from breadcrumbs.policies import policy_from_spec
+    from breadcrumbs.trained import default_policy, policy_warnings
 
     from breadcrumbs.validation import POSITIVE_INT, SEED, check_range, check_sampling
 
     check_range("--max-new-tokens", max_new_tokens, POSITIVE_INT)
     check_sampling(temperature, top_p, ("--temperature", "--top-p"))
     check_range("--seed", seed, SEED)
-    cache_policy = policy_from_spec(policy)
+    cache_policy = None if policy is None else policy_from_spec(policy)
     device = resolve_device(device)
     quiet_loading(quiet)
     loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed, chat=chat)
+    if cache_policy is None:
+        spec, notice = default_policy(loaded)
+        cache_policy = policy_from_spec(spec)
+        notices = [notice] if notice else []
+    else:
+        notices = policy_warnings(loaded, [cache_policy])
     output = run_generation(
         loaded, tokenizer, prompt, policy=cache_policy, max_new_tokens=max_new_tokens,
         temperature=temperature, top_p=top_p, seed=seed, progress=not quiet,
@@ -68,3 +79,5 @@ def generate(
         )
     if not as_json:
         typer.echo(f"{output.tokens_per_s:.1f} tokens/s over {output.wall_time_s:.2f} s")
+    for line in notices:  # after the output, so that a failed generation stays one error line
+        typer.echo(f"warning: {line}", err=True)

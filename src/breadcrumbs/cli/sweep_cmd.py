@@ -79,6 +79,7 @@ def sweep(
     from breadcrumbs.evaluation.results import read_results
     from breadcrumbs.evaluation.sweep import sweep as run_sweep
     from breadcrumbs.models import PRESETS, load_model
+    from breadcrumbs.trained import default_difficulty, read_trained_for
 
     if n < 1 or n_dev < 1:
         raise BreadcrumbsError(f"--n and --n-dev must be >= 1, got {n} and {n_dev}")
@@ -86,7 +87,7 @@ def sweep(
     if extra_methods:
         parse_methods(extra_methods)
     task_object = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
-    knobs = parse_difficulty(difficulty)
+    knobs = default_difficulty(read_trained_for(model), task_object.name, parse_difficulty(difficulty))
     dev = task_object.generate(n_dev, seed=seed, split="dev", **knobs)
     test = task_object.generate(n, seed=seed, split="test", **knobs)
     task_object.check_scoring(test)  # before the model loads

@@ -14,7 +14,7 @@ from breadcrumbs.cli.options import ChatOption, QuietOption, quiet_loading
     epilog="Examples:\n\n  breadcrumbs train --config configs/countdown-tiny.yaml --out runs/countdown\n\n"
     "  breadcrumbs train --config configs/countdown-tiny.yaml --set rl.steps=20 --set beacon.ratios=[2,4,8]\n\n"
     "  breadcrumbs train --out runs/countdown --resume\n\n"
-    "  breadcrumbs train --out runs/countdown --resume --set rl.steps=40   (recorded in the run's config.yaml)\n\n"
+    "  breadcrumbs train --out runs/countdown --resume --set rl.steps=40   # recorded in its config.yaml\n\n"
     "  breadcrumbs train --config configs/qwen2.5-1.5b-countdown.yaml --plan --processes 8 --set model.name=DIR\n\n"
     "  accelerate launch --num_processes 2 $(which breadcrumbs) train --config ... (see docs/training.md)"
 )
@@ -22,7 +22,8 @@ def train(
     config: Path = typer.Option(None, "--config", "-c", help="YAML config (see configs/ and docs/training.md)."),
     overrides: list[str] = typer.Option(
         [], "--set", "-s",
-        help="Override a config key: key.sub=value (YAML value); with --resume and no --config, of the run's saved config.",
+        help="Override a config key: key.sub=value (YAML value); with --resume and no --config, a key of the run's "
+        "saved config.",
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Run directory (default runs/<config name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the run directory's latest checkpoint."),

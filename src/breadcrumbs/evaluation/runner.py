@@ -10,6 +10,11 @@ closest to the reference's mean.
 Resumable: with `out`, records already in the file are reused when everything that defines them agrees (task,
 difficulty, problem, method, model, sampling settings, seed; see `results.record_key`), each new record is appended
 as one flushed line, and a truncated last line left by a kill is dropped and rerun.
+
+With `agreement=True` (`breadcrumbs eval --prompts`) the full cache runs first (added when not listed) and every
+record also holds its completion's token ids and its agreement with the full cache's completion of the same prompt
+(`evaluation.agreement`). A task with nothing to score (`task.scores` false: prompts without a reward) records
+`correct` and `reward` as null; it is never scored.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
+from breadcrumbs.evaluation.agreement import REFERENCE, agreement as agreement_with
 from breadcrumbs.generation import generate
 from breadcrumbs.policies import BeaconPolicy, CachePolicy, ScoredEvictionPolicy, policy_from_spec
 from breadcrumbs.policies.scored import BudgetMatch
+from breadcrumbs.trained import policy_warnings, problem_warnings
 
-# Config fields that must agree for a results file to be resumed.
-RUN_FIELDS = ("model", "max_new_tokens", "temperature", "top_p")
+# Config fields that must agree for a results file to be resumed (`scored`, `agreement`: checked when recorded).
+RUN_FIELDS = ("model", "max_new_tokens", "temperature", "top_p", "scored", "agreement")
 
 
 @dataclass
@@ -70,6 +77,16 @@ def parse_methods(methods: str | Sequence[str]) -> list[Method]:
     for method in matched:
         parsed.setdefault(method.label, method)
     return list(parsed.values())
+
+
+def agreement_methods(methods: str | Sequence[str]) -> tuple[list[Method], bool]:
+    """The parsed methods with the full cache first, and whether it had to be added (it was not listed)."""
+    parsed = parse_methods(methods)
+    reference = [method for method in parsed if method.label == REFERENCE]
+    added = not reference
+    if added:
+        reference = parse_methods(REFERENCE)
+    return reference + [method for method in parsed if method.label != REFERENCE], added
 
 
 def budget_from_reference(record: dict, statistic: str) -> int:
@@ -118,27 +135,31 @@ def evaluate(
     model_id: str | None = None,
     progress: bool = False,
     on_record: Callable[[dict], None] | None = None,
+    agreement: bool = False,
 ) -> EvalResult:
     """Evaluate every method on every problem (greedy by default) and return the records.
 
     `task` is a `Task` or its name. With `out`, results are appended to that JSONL file and the run resumes
     from it. Records: task, method, family, ratio/budget/match, problem_id, correct, reward, tokens, peak and mean
-    KV entries and bytes, stop_reason, time_s, model, seed and the decoding settings.
+    KV entries and bytes, stop_reason, time_s, model, seed and the decoding settings; with `agreement`, also
+    completion_ids, exact_match, first_divergence and token_agreement against the full cache (run first, added
+    when not listed).
     """
     from breadcrumbs.tasks import get_task
 
     task = get_task(task) if isinstance(task, str) else task
-    parsed = parse_methods(methods)
+    parsed = agreement_methods(methods)[0] if agreement else parse_methods(methods)
     if batch_size < 1:
         raise BreadcrumbsError(f"batch size must be >= 1, got {batch_size}")
     problems = list(problems)
     if len({p.id for p in problems}) != len(problems):
         raise BreadcrumbsError("problem ids must be unique")
     model_id = model_id or str(getattr(model.config, "name_or_path", "") or model.config.model_type)
-    run = {"model": model_id, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p}
+    run = {"model": model_id, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
+           "scored": task.scores, "agreement": agreement}
 
     done: dict[tuple[str, str], dict] = {}
-    notes: list[str] = []
+    notes = [*problem_warnings(model, task.name, problems), *policy_warnings(model, [m.policy for m in parsed])]
     writer = None
     if out is not None:
         from breadcrumbs.evaluation.results import ResultWriter, read_results, record_key
@@ -164,7 +185,7 @@ def evaluate(
             if slot is not None:
                 done.setdefault(slot, record)
     for note in notes:
-        warnings_module.warn(note, stacklevel=2)
+        warnings_module.warn(note, BreadcrumbsWarning, stacklevel=2)
 
     pending = [(m, p) for m in parsed for p in problems if (p.id, m.label) not in done]
     skipped = len(parsed) * len(problems) - len(pending)
@@ -188,8 +209,12 @@ def evaluate(
                     temperature=temperature, top_p=top_p, seed=seed, progress=False,
                 )
                 share = output.wall_time_s / len(batch)
-                rewards, correct = task.score(batch, output.texts)  # one call per batch
-                for problem, text, stats, reward, right in zip(batch, output.texts, output.stats, rewards, correct):
+                if task.scores:
+                    rewards, correct = task.score(batch, output.texts)  # one call per batch: once per rollout
+                else:
+                    rewards = correct = [None] * len(batch)
+                rows = zip(batch, output.texts, output.completion_ids, output.stats, rewards, correct)
+                for problem, text, ids, stats, reward, right in rows:
                     record = {
                         "task": task.name,
                         "method": method.label,
@@ -200,14 +225,17 @@ def evaluate(
                         "settings": getattr(policy, "settings", {}),
                         "problem_id": problem.id,
                         "difficulty": problem.difficulty,
-                        "correct": bool(right),
-                        "reward": float(reward),
+                        "correct": None if right is None else bool(right),
+                        "reward": None if reward is None else float(reward),
                         **stats.to_dict(),
                         "time_s": share,
                         "seed": seed,
                         **run,
                         "completion": text,
                     }
+                    if agreement:
+                        reference = ids if method.label == REFERENCE else done[(problem.id, REFERENCE)]["completion_ids"]
+                        record |= {"completion_ids": ids, **agreement_with(ids, reference)}
                     done[(problem.id, method.label)] = record
                     if writer is not None:
                         writer.write(record)

@@ -5,9 +5,12 @@ Layout of a run directory:
     checkpoints/step-N/        config.json, model.safetensors, tokenizer files, trainer_state.pt
     checkpoints/latest         symlink -> step-N (replaced atomically)
 
+`config.json` carries `breadcrumbs`: what the model was trained for (`breadcrumbs.trained.TrainedFor`: task,
+difficulty, ratios, lag, layout, sampling, student steps), which `eval`, `sweep` and `generate` default to.
+
 A checkpoint is written into a temporary directory and moved into place with `os.replace`; `latest` is a new
 symlink moved over the old one with `os.replace`. A run killed at any moment leaves `latest` pointing at a
-complete checkpoint (or absent).
+complete checkpoint (or absent). Files get the modes the umask gives (`files.follow_umask`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import torch
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.files import follow_umask
 
 STATE_FILE = "trainer_state.pt"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
@@ -61,10 +65,14 @@ def _replace_symlink(link: Path, target: str) -> None:
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, model, tokenizer, state: dict, keep: int = 0, weights: dict | None = None
+    run_dir: Path, step: int, model, tokenizer, state: dict, keep: int = 0, weights: dict | None = None,
+    metadata: dict | None = None,
 ) -> Path:
     """Write `checkpoints/step-{step}` atomically, point `latest` at it, and prune to the newest `keep`.
-    `weights`: the model's full state dict where the model itself holds shards (FSDP); None = its own."""
+    `weights`: the model's full state dict where the model itself holds shards (FSDP); None = its own.
+    `metadata`: what the model was trained for, set as `model.config.breadcrumbs` (saved in config.json)."""
+    if metadata is not None:
+        model.config.breadcrumbs = metadata
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step}"
@@ -82,6 +90,7 @@ def save_checkpoint(
             hf_logging.enable_progress_bar()
     tokenizer.save_pretrained(temp)
     torch.save(state, temp / STATE_FILE)
+    follow_umask(temp)  # transformers writes the weights through a 0600 temporary
     if final.exists():
         shutil.rmtree(final)
     os.replace(temp, final)

@@ -14,16 +14,17 @@ import math
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 from breadcrumbs.beacon.layout import student_views, view_label
 from breadcrumbs.chat import CHAT_MODES
-from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_temporaries
 from breadcrumbs.generation import generate
-from breadcrumbs.models import load_model
+from breadcrumbs.models import beacon_token_id, load_model
 from breadcrumbs.policies import FullCache, student_policy
 from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
 from breadcrumbs.training.config import TrainConfig, build_task, config_from_dict, dump_config
@@ -31,6 +32,7 @@ from breadcrumbs.training.data import ProblemSource, derive_seed, encode_traces,
 from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, sequence_logprobs
 from breadcrumbs.training.losses import TokenScorer
 from breadcrumbs.training.runtime import Runtime, Sums, make_accelerator
+from breadcrumbs.training.schedule import check_resume, schedule_warnings, training_record
 from breadcrumbs.training.sft import sft_loss
 from breadcrumbs.validation import load_yaml, read_text_file, resolve_device
 
@@ -87,6 +89,11 @@ def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_siz
     return result
 
 
+def _saved_config(path: Path) -> TrainConfig:
+    """The config a run directory saved (`config.yaml`)."""
+    return config_from_dict(load_yaml(read_text_file(path, "saved config"), f"saved config {str(path)!r}"))
+
+
 class TrainingInterrupted(RuntimeError):
     """Raised by the `stop_after` test hook: the process 'dies' right after a step, as a kill would leave it."""
 
@@ -113,11 +120,13 @@ class Trainer:
             raise BreadcrumbsError(
                 f"{str(self.run_dir)!r} already holds a run; pass --resume to continue it or choose another --out"
             )
+        saved = self.run_dir / "config.yaml"
         if config is None:
-            saved = self.run_dir / "config.yaml"
             if not saved.is_file():
                 raise BreadcrumbsError(f"no config given and none saved in {str(self.run_dir)!r}; pass --config FILE")
-            config = config_from_dict(load_yaml(read_text_file(saved, "saved config"), f"saved config {str(saved)!r}"))
+            config = _saved_config(saved)
+        elif self.resume_from is not None and saved.is_file():  # a changed config must fit the checkpoint's state
+            check_resume(_saved_config(saved), config, int(self.resume_from.name.removeprefix("step-")))
         self.config = config
         device = resolve_device(device or config.device, "--device" if device else "config key 'device'")
         self.accelerator = make_accelerator(device == "cpu", config.mixed_precision, config.optim.grad_clip)
@@ -137,6 +146,9 @@ class Trainer:
             handler = logging.FileHandler(self.run_dir / "train.log")
             handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
             self.logger.addHandler(handler)
+            for line in schedule_warnings(config):
+                self.logger.info(f"warning: {line}")
+                warnings.warn(line, BreadcrumbsWarning, stacklevel=3)
             dump_config(config, self.run_dir / "config.yaml")
             if self.task.summary() is not None:
                 self.log(self.task.summary())
@@ -355,7 +367,10 @@ class Trainer:
         path = self.run_dir / "checkpoints" / f"step-{global_step}"
         weights = self.runtime.full_state_dict()
         if self.main:
-            path = save_checkpoint(self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep, weights)
+            record = training_record(cfg, self.task, global_step, beacon_token_id(tokenizer)).to_dict()
+            path = save_checkpoint(
+                self.run_dir, global_step, model, tokenizer, state, cfg.checkpoint.keep, weights, record
+            )
         self.accelerator.wait_for_everyone()
         return path
 
