@@ -77,7 +77,7 @@ def bench_model(preset: str, device: torch.device, dtype: torch.dtype, max_posit
 def make_prompts(tokenizer, batch: int, length: int = PROMPT_TOKENS) -> list[list[int]]:
     """`batch` different prompts of `length` token ids each (BOS + digits and operators), all the same length."""
     alphabet = "0123456789+-*/=() "
-    ids = [tokenizer.convert_tokens_to_ids(ch) for ch in alphabet]
+    ids = [tokenizer(ch, add_special_tokens=False)["input_ids"][0] for ch in alphabet]  # byte-level spellings
     return [
         [tokenizer.bos_token_id] + [ids[(row * 7 + 3 * i + i * i) % len(ids)] for i in range(length - 1)]
         for row in range(batch)
