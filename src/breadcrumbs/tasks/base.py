@@ -114,6 +114,7 @@ class Task(ABC):
 
     name: ClassVar[str]
     knobs: ClassVar[tuple[Knob, ...]]
+    scores: bool = True  # False: nothing to score with (prompts without a reward); `score` is then never called
 
     # ----- difficulty -------------------------------------------------------------------------------------
     def default_difficulty(self) -> dict[str, int]:
@@ -260,6 +261,8 @@ class Task(ABC):
     ) -> None:
         """Score the reference completions of the first `count` problems, so a task that cannot score (a dataset
         without a reward, a user's reward that raises, returns the wrong length or NaN) fails before any work."""
+        if not self.scores:
+            return
         head = list(problems[:count])
         self.score(head, [self.solve(problem) for problem in head], format_reward, trace_penalty)
 
