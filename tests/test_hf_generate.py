@@ -14,6 +14,7 @@ from transformers import (
     TextStreamer,
 )
 
+import breadcrumbs.hf
 from breadcrumbs import BeaconPolicy, FullCache, generate
 from breadcrumbs.chat import encode_prompt
 from breadcrumbs.errors import BreadcrumbsError
@@ -68,6 +69,15 @@ def test_greedy_equals_breadcrumbs_generate(model_and_rows, ratio, lag):
     assert ours.tolist() == reference
     full, _ = our_loop(model, tokenizer, rows, FullCache())
     assert ours.tolist() != full  # the beacons change this model's tokens: the equality above is not vacuous
+
+
+def test_calling_the_method_directly_needs_no_trust_remote_code(model_and_rows):
+    model, tokenizer, rows = model_and_rows
+    through_generate, _ = hf_generate(model, rows, beacon_ratio=2, tokenizer=tokenizer, max_new_tokens=NEW)
+    ids, mask = _left_pad(rows, model.config.pad_token_id)
+    direct = breadcrumbs.hf.generate(model, input_ids=ids, attention_mask=mask.long(), beacon_ratio=2,
+                                     tokenizer=tokenizer, max_new_tokens=NEW)
+    assert torch.equal(direct[:, ids.shape[1] :], through_generate)
 
 
 def test_a_saved_checkpoint_serves_with_its_recorded_settings(model_and_rows, tmp_path):
