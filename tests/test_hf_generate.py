@@ -174,6 +174,8 @@ def test_stopping_criteria_and_stop_strings(model_and_rows):
     ({"beacon_ratio": 0, "tokenizer": True}, r"compression ratio must be an integer >= 1"),
     ({"beacon_ratio": 2, "beacon_lag": -1, "tokenizer": True}, r"lag must be an integer >= 0"),
     ({"beacon_ratio": 2, "tokenizer": True, "num_beams": 2}, r"does not support num_beams"),
+    ({"beacon_ratio": 2, "tokenizer": True, "synced_gpus": True}, r"does not support synced_gpus"),
+    ({"beacon_ratio": 2, "tokenizer": True, "assistant": True}, r"does not support assistant_model"),
     ({"beacon_ratio": 2, "tokenizer": True, "right_padded": True}, r"needs left-padded prompts"),
 ])
 def test_bad_calls_are_one_clear_error(qwen2_tiny, settings, message):
@@ -181,6 +183,8 @@ def test_bad_calls_are_one_clear_error(qwen2_tiny, settings, message):
     settings = dict(settings)
     if settings.pop("tokenizer", False):
         settings["tokenizer"] = tokenizer
+    if settings.pop("assistant", False):
+        settings["assistant_model"] = model
     ids, mask = _left_pad([tokenizer(p)["input_ids"] for p in PROMPTS[:2]], tokenizer.pad_token_id)
     if settings.pop("right_padded", False):
         ids, mask = ids.flip(1), mask.flip(1)

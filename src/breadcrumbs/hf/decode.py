@@ -180,12 +180,13 @@ def generate(
     stopping_criteria: StoppingCriteriaList | None = None,
     stop_strings: str | list[str] | None = None,
     **kwargs,
-):
+) -> GenerateDecoderOnlyOutput | torch.LongTensor:
     """The custom generation method of `CUSTOM_GENERATE`: transformers hands it every argument of `model.generate`.
 
     It resolves the `BeaconPolicy` (`beacon_ratio`, `beacon_lag`, defaults from the checkpoint), turns
     `stop_strings` into a stopping criterion (transformers drops the tokenizer a callable loop would need), and calls
     `model.generate` again with `decode_with_beacons` as the callable decoding loop, the streamer bound to it.
+    Called directly (`breadcrumbs.hf.generate(model, **inputs, ...)`) it needs no `trust_remote_code`.
     """
     if kwargs.get("assistant_model") is not None:
         raise BreadcrumbsError("model.generate with beacons does not support assistant_model; drop it")
@@ -196,5 +197,8 @@ def generate(
             raise BreadcrumbsError("stop_strings needs the tokenizer; pass tokenizer=tokenizer to model.generate")
         stop = StopStringCriteria(tokenizer, stop_strings)
         stopping_criteria = StoppingCriteriaList([*(stopping_criteria or []), stop])
-    decode = functools.partial(decode_with_beacons, policy=policy, streamer=streamer)
+    # a callable loop is handed neither the streamer nor synced_gpus by transformers: bind them
+    decode = functools.partial(
+        decode_with_beacons, policy=policy, streamer=streamer, synced_gpus=bool(kwargs.pop("synced_gpus", None))
+    )
     return model.generate(*args, stopping_criteria=stopping_criteria, custom_generate=decode, **kwargs)
