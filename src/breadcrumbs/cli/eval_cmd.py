@@ -43,11 +43,19 @@ METHODS_HELP = (
     "--methods full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:4 --out results.jsonl\n\n"
     "  breadcrumbs eval --model runs/mine/checkpoints/latest --task dataset --task-path data.jsonl "
     "--reward reward.py:score --methods full,beacon:4 --out results.jsonl\n\n"
+    "  breadcrumbs eval --model runs/mine/checkpoints/latest --prompts prompts.jsonl "
+    "--methods beacon:4,tova:@beacon:4 --out drift.jsonl\n\n"
     "  breadcrumbs report results.jsonl --out report/",
 )
 def eval_command(
     task: str = typer.Option(
-        ..., "--task", help="Task name: countdown, linsys, stargraph, dataset (with --task-path), or a plugin's."
+        None, "--task", help="Task name: countdown, linsys, stargraph, dataset (with --task-path), or a plugin's."
+    ),
+    prompts: str = typer.Option(
+        None, "--prompts",
+        help="Instead of --task: your prompts (.jsonl/.csv/.parquet with a prompt column, or .txt with one per line), "
+        "every row in order; records agreement with the full cache (added if not listed), accuracy only with "
+        "--reward/--verifier.",
     ),
     methods: str = typer.Option("full,beacon:4,beacon:8,tova:@beacon:8,h2o:@beacon:8", "--methods", help=METHODS_HELP),
     out: str = typer.Option(..., "--out", "-o", help="Results JSONL (appended to; rerunning resumes)."),
@@ -78,8 +86,10 @@ def eval_command(
     device: str = DeviceOption,
     quiet: bool = QuietOption,
 ) -> None:
-    """Evaluate cache policies on a task; one JSON line per problem x method."""
+    """Evaluate cache policies on a task or on your prompts; one JSON line per problem x method."""
+    from breadcrumbs.errors import BreadcrumbsError
     from breadcrumbs.evaluation import evaluate, markdown_table, parse_methods, summarize
+    from breadcrumbs.evaluation.runner import agreement_methods
     from breadcrumbs.models import PRESETS, load_model
     from breadcrumbs.trained import default_difficulty, read_trained_for
     from breadcrumbs import interrupts
@@ -100,7 +110,19 @@ def eval_command(
     check_range("--temperature", temperature, TEMPERATURE)
     check_range("--seed", seed, SEED)
     parse_methods(methods)  # refuse bad specs before loading anything
-    task_object = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
+    if (task is None) == (prompts is None):
+        raise BreadcrumbsError("name what to evaluate: --task NAME or --prompts FILE (one of them)")
+    if prompts is not None:
+        from breadcrumbs.tasks.dataset import PromptsTask
+
+        if task_path is not None:
+            raise BreadcrumbsError("--task-path goes with --task dataset; --prompts FILE names its file itself")
+        task_object = task_from_options(
+            "prompts", prompts, reward, reward_weights, verifier, threshold, column, build=PromptsTask
+        )
+        split = "none"  # every prompt of the file, in order
+    else:
+        task_object = task_from_options(task, task_path, reward, reward_weights, verifier, threshold, column)
     split_name = None if split == "none" else split
     fixed = task_object.fixed_problems(split_name)  # a dataset's rows of the split (None: a generated task)
     count = n if n is not None else DEFAULT_N if fixed is None else len(fixed)
@@ -116,6 +138,8 @@ def eval_command(
     interrupts.on_interrupt(
         lambda: f"{len(saved)} new records saved in {out}; rerun the same command to resume"
     )
+    if prompts is not None and agreement_methods(methods)[1]:
+        typer.echo("full cache added to the methods: agreement is measured against its output")
     quiet_loading(quiet)
     loaded, tokenizer = load_model(model, arch=arch, device=device, seed=seed, chat=chat)
     model_id = f"{model}/{arch}" if model in PRESETS else model
@@ -124,7 +148,7 @@ def eval_command(
         result = evaluate(
             loaded, tokenizer, task_object, problems, methods, max_new_tokens=max_new_tokens, batch_size=batch_size,
             temperature=temperature, seed=seed, out=out, model_id=model_id, progress=not quiet,
-            on_record=saved.append,
+            on_record=saved.append, agreement=prompts is not None,
         )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)

@@ -79,9 +79,10 @@ def task_from_options(
     verifier: str | None = None,
     threshold: float | None = None,
     columns: list[str] | None = None,
+    build: type | None = None,
 ):
     """The task `--task NAME` names, built with the dataset options given on the command line (only those given
-    are passed, so a built-in task refuses any of them by name)."""
+    are passed, so a built-in task refuses any of them by name); `build` (a task class) instead of the registry."""
     from breadcrumbs.tasks import get_task
 
     options: dict = {"path": path, "reward": reward, "verifier": verifier, "threshold": threshold}
@@ -95,4 +96,5 @@ def task_from_options(
         if not sep or key.strip() not in COLUMN_KEYS or not column.strip():
             raise BreadcrumbsError(f"--column expects {'|'.join(COLUMN_KEYS)}=COLUMN (e.g. prompt=question), got {pair!r}")
         options[key.strip()] = column.strip()
-    return get_task(name, **{key: value for key, value in options.items() if value is not None})
+    given = {key: value for key, value in options.items() if value is not None}
+    return get_task(name, **given) if build is None else build(**given)

@@ -13,6 +13,9 @@ kinds into one curve. So every family of a task is scored over the same kind: **
 baseline of the task ran at a fixed budget (matched points are left out), else **peak-matched** points (the plain
 demo's report; mean-matched points are left out). Beacons (one point per ratio) and the window control (one per
 size) are fixed-size points and count in both.
+
+**Accuracy only.** A task whose records no verifier scored (`eval --prompts` without a reward) has no AUAC: the
+report shows its agreement with the full cache instead, and computes no area over it.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def _counts(summary: MethodSummary, kind: str) -> bool:
 
 def auac(summaries: list[MethodSummary]) -> dict[str, dict[str, dict]]:
     """{task: {family: {"auac", "points", "x0", "kind"}}} for every family with at least one compressed point of
-    the task's point kind (`point_kind`)."""
+    the task's point kind (`point_kind`); tasks without accuracy (no verifier) are left out."""
+    summaries = [s for s in summaries if s.accuracy is not None]
     full = {s.task: s for s in summaries if s.family == "full"}
     kinds = {task: point_kind(summaries, task) for task in {s.task for s in summaries}}
     points: dict[str, dict[str, dict[float, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))

@@ -1,4 +1,9 @@
-"""Per (task, method) summaries of result records: accuracy with a bootstrap CI, KV entries and bytes, speed.
+"""Per (task, method) summaries of result records: accuracy with a bootstrap CI, KV entries and bytes, speed, and
+agreement with the full cache where the records hold it (`eval --prompts`).
+
+Accuracy is over the records a verifier scored (`correct` not null); with none it is None, and a task's headline
+metric (`headline_metric`: the Pareto plot's y, the matched tables) is then exact match with the full cache. First
+divergence is summarised over the rows that diverge (`diverged` counts them; an exact match has no divergence).
 
 Deterministic: the bootstrap uses a fixed seed and the same resamples for every method with the same number of
 problems, and methods are ordered by a fixed rule (full cache, beacons, then baselines by name; larger caches first).
@@ -39,10 +44,10 @@ class MethodSummary:
     method: str
     family: str
     problems: int
-    accuracy: float
-    ci_low: float
-    ci_high: float
-    mean_reward: float
+    accuracy: float | None  # None: no record was scored (no verifier)
+    ci_low: float | None
+    ci_high: float | None
+    mean_reward: float | None
     peak_kv_entries: float  # mean over problems of each problem's peak
     mean_kv_entries: float  # mean over problems of each problem's mean
     max_peak_kv_entries: int
@@ -58,6 +63,14 @@ class MethodSummary:
     match: str | None = None  # the reference of a matched budget (`beacon:4` peak, `beacon:4@mean` mean)
     peak_state_bytes: float = 0.0  # the policy's side state per sequence at its largest, mean over problems
     settings: dict | None = None  # the policy's hyperparameters (as recorded)
+    # agreement with the full cache's completion (None: the records hold none; see `evaluation.agreement`)
+    exact_match: float | None = None
+    exact_ci_low: float | None = None
+    exact_ci_high: float | None = None
+    token_agreement: float | None = None
+    first_divergence_mean: float | None = None  # over the `diverged` rows
+    first_divergence_median: float | None = None
+    diverged: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +79,41 @@ class MethodSummary:
 def _mean(values) -> float:
     values = list(values)
     return float(sum(values) / len(values)) if values else float("nan")
+
+
+# A task's headline metric -> its (value, CI low, CI high) fields.
+HEADLINES = {
+    "accuracy": ("accuracy", "ci_low", "ci_high"),
+    "exact_match": ("exact_match", "exact_ci_low", "exact_ci_high"),
+}
+
+
+def headline_metric(summaries: list[MethodSummary], task: str) -> str:
+    """`accuracy` when a verifier scored any of `task`'s records, else `exact_match` (agreement with full)."""
+    return "accuracy" if any(s.accuracy is not None for s in summaries if s.task == task) else "exact_match"
+
+
+def headline(summary: MethodSummary, metric: str) -> tuple[float, float, float]:
+    """(value, CI low, CI high) of `metric` (a `HEADLINES` key); NaN where the summary lacks it."""
+    values = [getattr(summary, name) for name in HEADLINES[metric]]
+    return tuple(float("nan") if value is None else value for value in values)
+
+
+def _agreement(rows: list[dict]) -> dict:
+    """The agreement fields of a summary, from the rows that hold them (empty when none do)."""
+    rows = [row for row in rows if "exact_match" in row]
+    if not rows:
+        return {}
+    exact = [1.0 if row["exact_match"] else 0.0 for row in rows]
+    low, high = bootstrap_ci(exact)
+    divergences = [row["first_divergence"] for row in rows if row["first_divergence"] is not None]
+    return {
+        "exact_match": _mean(exact), "exact_ci_low": low, "exact_ci_high": high,
+        "token_agreement": _mean(row["token_agreement"] for row in rows),
+        "first_divergence_mean": _mean(divergences) if divergences else None,
+        "first_divergence_median": float(np.median(divergences)) if divergences else None,
+        "diverged": len(divergences),
+    }
 
 
 def sort_key(summary: MethodSummary) -> tuple:
@@ -106,8 +154,10 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
     summaries = []
     for (task, method), rows in groups.items():
         rows = sorted(rows, key=lambda row: row["problem_id"])
-        correct = [1.0 if row["correct"] else 0.0 for row in rows]
-        low, high = bootstrap_ci(correct)
+        correct = [1.0 if row["correct"] else 0.0 for row in rows if row["correct"] is not None]
+        low, high = bootstrap_ci(correct) if correct else (None, None)
+        rewards = [row.get("reward", row["correct"]) for row in rows]
+        rewards = [float(value) for value in rewards if value is not None]
         tokens = sum(row["generated_tokens"] for row in rows)
         seconds = sum(row["time_s"] for row in rows)
         budgets = [row["budget"] for row in rows if isinstance(row.get("budget"), (int, float))]
@@ -118,10 +168,10 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
                 method=method,
                 family=family_of(method, rows[0]["family"]),
                 problems=len(rows),
-                accuracy=_mean(correct),
+                accuracy=_mean(correct) if correct else None,
                 ci_low=low,
                 ci_high=high,
-                mean_reward=_mean(float(row.get("reward", row["correct"])) for row in rows),
+                mean_reward=_mean(rewards) if rewards else None,
                 peak_kv_entries=_mean(row["peak_kv_entries"] for row in rows),
                 mean_kv_entries=_mean(row["mean_kv_entries"] for row in rows),
                 max_peak_kv_entries=max(row["peak_kv_entries"] for row in rows),
@@ -137,6 +187,7 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
                 match=rows[0].get("match"),
                 peak_state_bytes=_mean(row.get("peak_state_bytes", 0) for row in rows),
                 settings=rows[0].get("settings"),
+                **_agreement(rows),
             )
         )
     full = {s.task: s.peak_kv_entries for s in summaries if s.family == "full"}

@@ -1,4 +1,5 @@
-"""The memory–accuracy Pareto plot: accuracy against mean peak KV entries, one curve per method family.
+"""The memory–accuracy Pareto plot: accuracy against mean peak KV entries, one curve per method family; for a task
+no verifier scored (`eval --prompts` without a reward), exact-match agreement with the full cache instead.
 
 Matplotlib's object API rendered by Agg (no pyplot, no display needed); PNG and SVG, rendered deterministically (no timestamps, fixed
 SVG ids), so the same results file gives the same bytes.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from breadcrumbs.evaluation.metrics import MethodSummary
+from breadcrumbs.evaluation.metrics import MethodSummary, headline, headline_metric
 from breadcrumbs.evaluation.results import atomic_write
 from breadcrumbs.policies.registry import PlotStyle, families, family_of
 
@@ -43,6 +44,7 @@ def pareto_figure(summaries: list[MethodSummary]):
     known = list(styles)
     for axis, task in zip(axes, tasks):
         rows = [s for s in summaries if s.task == task]
+        metric = headline_metric(summaries, task)
         shown = sorted({s.family for s in rows}, key=lambda f: (known.index(f) if f in known else len(known), f))
         for family in shown:
             if family not in styles:
@@ -58,10 +60,11 @@ def pareto_figure(summaries: list[MethodSummary]):
                     continue
                 points = sorted(points, key=lambda s: s.peak_kv_entries)
                 xs = [s.peak_kv_entries for s in points]
-                ys = [100 * s.accuracy for s in points]
+                values = [headline(s, metric) for s in points]
+                ys = [100 * value for value, _, _ in values]
                 errors = [
-                    [100 * max(s.accuracy - s.ci_low, 0) for s in points],
-                    [100 * max(s.ci_high - s.accuracy, 0) for s in points],
+                    [100 * max(value - low, 0) for value, low, _ in values],
+                    [100 * max(high - value, 0) for value, _, high in values],
                 ]
                 joined = kind == "curve" and family != "full"
                 name = family_name(family)
@@ -80,7 +83,8 @@ def pareto_figure(summaries: list[MethodSummary]):
                                       color=style.color)
         axis.set_title(task)
         axis.set_xlabel("KV cache entries per sequence (mean of per-problem peak)")
-        axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]")
+        axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]" if metric == "accuracy" else
+                        "Agreement with full cache (exact match, %)  [95% CI]")
         axis.set_ylim(-3, 108)  # room for the ratio labels above 100%
         axis.grid(True, alpha=0.3, linewidth=0.6)
         axis.legend(fontsize=8, frameon=False, loc="best")

@@ -1,5 +1,8 @@
 """`breadcrumbs report`: results JSONL -> Pareto plot (PNG, SVG), `report.md` table and `summary.json`.
 
+Records no verifier scored (`eval --prompts` without a reward) report agreement with the full cache (exact match,
+token agreement, first divergence) in place of accuracy, and no AUAC (`evaluation.auac`).
+
 Deterministic for a given results file; malformed lines are skipped with a warning naming their line number; every
 output is written atomically.
 """
@@ -8,12 +11,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from breadcrumbs.evaluation.auac import auac, auac_table
-from breadcrumbs.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED, MethodSummary, dedupe, summarize
+from breadcrumbs.evaluation.metrics import (
+    BOOTSTRAP_SAMPLES,
+    BOOTSTRAP_SEED,
+    MethodSummary,
+    dedupe,
+    headline,
+    headline_metric,
+    summarize,
+)
 from breadcrumbs.evaluation.pareto import write_pareto
 from breadcrumbs.evaluation.results import atomic_write, read_results
 from breadcrumbs.errors import BreadcrumbsError
@@ -49,26 +60,69 @@ def _bytes(value: float) -> str:
     return f"{value:.0f} B"
 
 
+def _share(value: float | None, low: float | None, high: float | None) -> str:
+    """`71.9% [55.2, 86.2]`, or `–` when not measured."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{100 * value:.1f}% [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def _divergence(s: MethodSummary) -> str:
+    if s.diverged is None:
+        return "–"
+    if not s.diverged:
+        return "none"
+    return f"{_number(s.first_divergence_mean)} / {_number(s.first_divergence_median)} ({s.diverged} of {s.problems})"
+
+
+AGREEMENT_NOTE = (
+    "Agreement compares each completion's token ids with the full cache's completion of the same prompt: exact match "
+    "is the share of identical completions (95% bootstrap CI); token agreement is, per row, the positions below the "
+    "shorter length where the tokens agree divided by the longer length, averaged; first divergence is the first "
+    "differing generated position (0-based), mean / median over the rows that diverge."
+)
+
+
 def markdown_table(summaries: list[MethodSummary]) -> str:
-    """One markdown table per task: accuracy ± CI, KV entries and bytes, tokens, speed, saving vs full."""
+    """One markdown table per task: accuracy ± CI (where a verifier scored the records), agreement with the full
+    cache (where recorded), KV entries and bytes, tokens, speed, saving vs full."""
     blocks = []
     for task in sorted({s.task for s in summaries}):
+        rows = [s for s in summaries if s.task == task]
+        left, right = "---", "---:"
+        columns: list[tuple[str, str, Callable[[MethodSummary], object]]] = [
+            ("method", left, lambda s: s.method), ("n", right, lambda s: s.problems),
+        ]
+        if any(s.accuracy is not None for s in rows):
+            columns.append(("accuracy (95% CI)", left, lambda s: _share(s.accuracy, s.ci_low, s.ci_high)))
+        if any(s.exact_match is not None for s in rows):
+            columns += [
+                ("exact match with full (95% CI)", left,
+                 lambda s: _share(s.exact_match, s.exact_ci_low, s.exact_ci_high)),
+                ("token agreement", right, lambda s: _percent(s.token_agreement)),
+                ("first divergence mean / median (diverged)", right, _divergence),
+            ]
+        columns += [
+            ("peak KV entries", right, lambda s: _number(s.peak_kv_entries)),
+            ("mean KV entries", right, lambda s: _number(s.mean_kv_entries)),
+            ("peak KV bytes", right, lambda s: _bytes(s.peak_kv_bytes)),
+            ("mean KV bytes", right, lambda s: _bytes(s.mean_kv_bytes)),
+            ("side state (peak)", right, lambda s: _bytes(s.peak_state_bytes)),
+            ("gen. tokens", right, lambda s: _number(s.generated_tokens)),
+            ("tokens/s", right, lambda s: _number(s.tokens_per_s, 0) + (" †" if reference_speed(s.family) else "")),
+            ("KV saving vs full", right, lambda s: _percent(s.kv_saving_vs_full)),
+        ]
         lines = [
             f"### {task}",
             "",
-            "| method | n | accuracy (95% CI) | peak KV entries | mean KV entries | peak KV bytes | mean KV bytes "
-            "| side state (peak) | gen. tokens | tokens/s | KV saving vs full |",
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| " + " | ".join(name for name, _, _ in columns) + " |",
+            "|" + "|".join(align for _, align, _ in columns) + "|",
+            *("| " + " | ".join(str(cell(s)) for _, _, cell in columns) + " |" for s in rows),
         ]
-        for s in (s for s in summaries if s.task == task):
-            saving = "–" if s.kv_saving_vs_full is None else f"{100 * s.kv_saving_vs_full:.1f}%"
-            speed = _number(s.tokens_per_s, 0) + (" †" if reference_speed(s.family) else "")
-            lines.append(
-                f"| {s.method} | {s.problems} | {100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}] "
-                f"| {_number(s.peak_kv_entries)} | {_number(s.mean_kv_entries)} | {_bytes(s.peak_kv_bytes)} "
-                f"| {_bytes(s.mean_kv_bytes)} | {_bytes(s.peak_state_bytes)} | {_number(s.generated_tokens)} "
-                f"| {speed} | {saving} |"
-            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -78,15 +132,19 @@ def matched_tables(summaries: list[MethodSummary]) -> str:
     blocks = []
     for task in sorted({s.task for s in summaries}):
         rows = [s for s in summaries if s.task == task]
+        metric = headline_metric(summaries, task)
+        measure = metric.replace("_", " ")
+        tag = "" if metric == "accuracy" else f" {measure}"
         references = sorted({s.match.split("@")[0] for s in rows if s.match})
         for reference in references:
             anchor = next((s for s in rows if s.method == reference), None)
             lines = [
                 f"### {task}: matched to {reference}"
-                + ("" if anchor is None else f" ({100 * anchor.accuracy:.1f}%, peak {_number(anchor.peak_kv_entries)}, "
-                   f"mean {_number(anchor.mean_kv_entries)} entries)"),
+                + ("" if anchor is None else f" ({_number(100 * headline(anchor, metric)[0])}%{tag}, "
+                   f"peak {_number(anchor.peak_kv_entries)}, mean {_number(anchor.mean_kv_entries)} entries)"),
                 "",
-                "| family | peak-matched accuracy | peak / mean entries | mean-matched accuracy | peak / mean entries |",
+                f"| family | peak-matched {measure} | peak / mean entries | mean-matched {measure} "
+                "| peak / mean entries |",
                 "|---|---|---:|---|---:|",
             ]
             by_family: dict[str, dict[str, MethodSummary]] = {}
@@ -98,8 +156,7 @@ def matched_tables(summaries: list[MethodSummary]) -> str:
                 for view in ("peak", "mean"):
                     s = views.get(view)
                     cells += ["–", "–"] if s is None else [
-                        f"{100 * s.accuracy:.1f}% [{100 * s.ci_low:.1f}, {100 * s.ci_high:.1f}]",
-                        f"{_number(s.peak_kv_entries)} / {_number(s.mean_kv_entries)}",
+                        _share(*headline(s, metric)), f"{_number(s.peak_kv_entries)} / {_number(s.mean_kv_entries)}",
                     ]
                 lines.append(f"| {family} | " + " | ".join(cells) + " |")
             blocks.append("\n".join(lines))
@@ -135,15 +192,22 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
     out_dir = Path(out_dir)
     table = markdown_table(summaries)
     tasks = sorted({s.task for s in summaries})
+    metrics = {task: headline_metric(summaries, task) for task in tasks}
+    unscored = [task for task, metric in metrics.items() if metric == "exact_match"]
     models = sorted({str(r.get("model")) for r in records if r.get("model") is not None})
     markdown = "\n".join(
         [
-            f"# Memory–accuracy report: {', '.join(tasks)}",
+            f"# Memory–{'agreement' if len(unscored) == len(tasks) else 'accuracy'} report: {', '.join(tasks)}",
             "",
-            f"Source: {names} ({len(records)} records; model {', '.join(models) or 'unknown'}). Accuracy "
-            f"with a 95% percentile bootstrap CI ({BOOTSTRAP_SAMPLES} resamples, seed {BOOTSTRAP_SEED}); KV "
+            f"Source: {names} ({len(records)} records; model {', '.join(models) or 'unknown'}). "
+            f"{'Exact match' if len(unscored) == len(tasks) else 'Accuracy'} with a 95% percentile bootstrap CI "
+            f"({BOOTSTRAP_SAMPLES} resamples, seed {BOOTSTRAP_SEED}); KV "
             "entries and bytes are per sequence, measured from the cache (prompt included), averaged over problems; "
-            "the saving compares mean peak entries with the full cache.",
+            "the saving compares mean peak entries with the full cache."
+            + (f" No verifier scored the {', '.join(unscored)} records: agreement with the full cache replaces "
+               "accuracy there (the plot and matched tables show exact match), and no AUAC is computed."
+               if unscored else "")
+            + (f" {AGREEMENT_NOTE}" if any(s.exact_match is not None for s in summaries) else ""),
             "",
             "![Pareto frontier](pareto.png)" if plot else "",
             "",
@@ -162,6 +226,7 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
         "records": len(records),
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95},
         "methods": [s.to_dict() for s in summaries],
+        "headline": metrics,
         "auac": auac(summaries),
         "warnings": warnings,
     }

@@ -26,7 +26,7 @@ REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "method": (str,),
     "family": (str,),
     "problem_id": (str,),
-    "correct": (bool,),
+    "correct": (bool, type(None)),  # null: nothing scored it (prompts without a reward)
     "prompt_tokens": (int,),
     "generated_tokens": (int,),
     "peak_kv_entries": (int,),
@@ -35,6 +35,8 @@ REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "mean_kv_bytes": (int, float),
     "time_s": (int, float),
 }
+# Written together by an agreement run (`eval --prompts`): agreement with the full cache's completion.
+AGREEMENT_FIELDS = ("exact_match", "first_divergence", "token_agreement")
 # Fields that define a record: a resume reuses a record only if all of them agree with the new run.
 KEY_FIELDS = ("task", "difficulty", "problem_id", "method", "model", "max_new_tokens", "temperature", "top_p", "seed")
 
@@ -62,6 +64,25 @@ def record_problem(record: object) -> str | None:
             return f"field {name!r} must be a finite number >= 0, got {value!r}"
     if record["peak_kv_entries"] < record["mean_kv_entries"] - 1e-6:
         return "field 'peak_kv_entries' is below 'mean_kv_entries'"
+    return agreement_problem(record)
+
+
+def agreement_problem(record: dict) -> str | None:
+    """Why a record's agreement fields (all or none of them) are unusable, or None."""
+    present = [name for name in AGREEMENT_FIELDS if name in record]
+    if not present:
+        return None
+    if len(present) < len(AGREEMENT_FIELDS):
+        return f"agreement fields {', '.join(n for n in AGREEMENT_FIELDS if n not in record)} missing"
+    divergence, share = record["first_divergence"], record["token_agreement"]
+    if not isinstance(record["exact_match"], bool):
+        return "field 'exact_match' must be true or false"
+    if divergence is not None and (type(divergence) is not int or divergence < 0):
+        return f"field 'first_divergence' must be null or an integer >= 0, got {divergence!r}"
+    if type(share) not in (int, float) or not 0 <= share <= 1:
+        return f"field 'token_agreement' must be a number in [0, 1], got {share!r}"
+    if record["exact_match"] != (divergence is None):
+        return "fields 'exact_match' and 'first_divergence' disagree"
     return None
 
 

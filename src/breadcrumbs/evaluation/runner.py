@@ -234,8 +234,8 @@ def evaluate(
                         "completion": text,
                     }
                     if agreement:
-                        reference = ids if method.label == REFERENCE else done[(problem.id, REFERENCE)]["completion_ids"]
-                        record |= {"completion_ids": ids, **agreement_with(ids, reference)}
+                        full = ids if method.label == REFERENCE else done[(problem.id, REFERENCE)]["completion_ids"]
+                        record |= {"completion_ids": ids, **agreement_with(ids, full)}
                     done[(problem.id, method.label)] = record
                     if writer is not None:
                         writer.write(record)
@@ -260,9 +260,11 @@ def _check_same_settings(existing: list[dict], task: str, run: dict, problems: S
         if record["task"] != task:
             continue
         for name in RUN_FIELDS:
-            if name in record and record[name] != run[name]:
+            # a record without completion ids cannot be the reference of an agreement run
+            recorded = record.get(name, False if name == "agreement" and "completion_ids" not in record else None)
+            if recorded is not None and recorded != run[name]:
                 raise BreadcrumbsError(
-                    f"{out} holds results with {name}={record[name]!r}, this run has {run[name]!r}; "
+                    f"{out} holds results with {name}={recorded!r}, this run has {run[name]!r}; "
                     "use another --out file (or the same settings) to resume"
                 )
         if "difficulty" in record and json.dumps(record["difficulty"], sort_keys=True) not in difficulties:

@@ -6,6 +6,9 @@ data is the row itself. Its split is a hash of its prompt (`Task.split_of`), as 
 canonical key; `fixed_problems(split)` gives the rows of a split in file order, so evaluation covers each row once.
 The warm-start target is the row's reference trace when the file has a trace column, else `Answer: <answer>`.
 Rewards have TRL's signature (`breadcrumbs.tasks.rewards`) and are called once per scored batch.
+
+`PromptsTask` (`breadcrumbs eval --prompts FILE`) reads the same formats plus plain text (one prompt per non-blank
+line), needs no answer column and no reward, and is scored only when a reward or verifier is named.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks.base import SPLITS, Problem, Task, answer_text
@@ -24,6 +28,7 @@ from breadcrumbs.tasks.registry import register_task
 from breadcrumbs.tasks.rewards import ScoreFunction, split_refs
 
 FORMATS = ".jsonl, .csv, .parquet, or a Hugging Face datasets folder (save_to_disk)"
+PROMPT_FORMATS = ".txt (one prompt per line), " + FORMATS
 EXTRA = "pip install 'breadcrumbs[datasets]'"
 # Column names a reward never receives by name, as in TRL: the prompt and completion are its first arguments.
 RESERVED = ("prompt", "completion", "prompts", "completions")
@@ -72,21 +77,33 @@ def _hf_rows(path: Path) -> list[tuple[str, dict]]:
     return [(f"{path.name} row {index}", dict(record)) for index, record in enumerate(loaded, start=1)]
 
 
-def read_rows(path: str | Path) -> list[tuple[str, dict]]:
+def _text_rows(path: Path) -> list[tuple[str, dict]]:
+    """One `{"prompt": line}` row per non-blank line of a plain text file."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise BreadcrumbsError(f"cannot read {path}: {err}") from None
+    return [(f"{path.name}:{number}", {"prompt": line}) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+READERS = {".jsonl": _jsonl_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
+
+
+def read_rows(path: str | Path, what: str = "dataset", readers: Mapping = READERS,
+              formats: str = FORMATS) -> list[tuple[str, dict]]:
     """(where, row) for every row of a data file or folder, in order; `where` names the file and line or row."""
     path = Path(path)
     if not path.exists():
-        raise BreadcrumbsError(f"dataset {str(path)!r} does not exist")
+        raise BreadcrumbsError(f"{what} {str(path)!r} does not exist")
     if path.is_dir():
         rows = _hf_rows(path)
     else:
-        readers = {".jsonl": _jsonl_rows, ".csv": _csv_rows, ".parquet": _parquet_rows}
         reader = readers.get(path.suffix.lower())
         if reader is None:
-            raise BreadcrumbsError(f"dataset {path.name}: unknown format {path.suffix!r}; use {FORMATS}")
+            raise BreadcrumbsError(f"{what} {path.name}: unknown format {path.suffix!r}; use {formats}")
         rows = reader(path)
     if not rows:
-        raise BreadcrumbsError(f"dataset {path} has no rows")
+        raise BreadcrumbsError(f"{what} {path} has no rows")
     return rows
 
 
@@ -96,6 +113,8 @@ class DatasetTask(Task):
 
     name = "dataset"
     knobs = ()
+    what: ClassVar[str] = "dataset"  # how errors name the file
+    answer_required: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -124,11 +143,14 @@ class DatasetTask(Task):
         self.verifier = ScoreFunction.load(verifier, "verifier") if verifier else None
         self.threshold = float(threshold)
         self.prompt_column, self.answer_column = prompt, answer
-        rows = read_rows(self.path)
+        rows = self.read_rows()
         self.columns = list(dict.fromkeys(column for _, row in rows for column in row))
-        for column, option in ((prompt, "prompt"), (answer, "answer")):
-            if column not in self.columns:
-                raise BreadcrumbsError(self._missing(column, option))
+        if prompt not in self.columns:
+            raise BreadcrumbsError(self._missing(prompt, "prompt"))
+        if answer not in self.columns:
+            if self.answer_required or answer != "answer":  # a named answer column must exist
+                raise BreadcrumbsError(self._missing(answer, "answer"))
+            self.answer_column = None
         if trace not in self.columns and trace != DEFAULT_TRACE:
             raise BreadcrumbsError(self._missing(trace, "trace"))
         self.trace_column = trace if trace in self.columns else None
@@ -142,9 +164,13 @@ class DatasetTask(Task):
             self.where[problem.id] = where
             self.problems.append(problem)
 
+    def read_rows(self) -> list[tuple[str, dict]]:
+        """(where, row) for every row of the file."""
+        return read_rows(self.path)
+
     def _missing(self, column: str, option: str) -> str:
         return (
-            f"dataset {self.path.name} has no {option} column {column!r} (columns: {', '.join(self.columns)}); "
+            f"{self.what} {self.path.name} has no {option} column {column!r} (columns: {', '.join(self.columns)}); "
             f"name it with task.{option}: COLUMN in a config or --column {option}=COLUMN"
         )
 
@@ -152,10 +178,10 @@ class DatasetTask(Task):
         prompt = row.get(self.prompt_column)
         if not isinstance(prompt, str) or not prompt.strip():
             raise BreadcrumbsError(
-                f"dataset {where}: the prompt ({self.prompt_column!r}) must be a non-empty string, got {prompt!r}"
+                f"{self.what} {where}: the prompt ({self.prompt_column!r}) must be a non-empty string, got {prompt!r}"
             )
-        if row.get(self.answer_column) is None:
-            raise BreadcrumbsError(f"dataset {where}: no answer ({self.answer_column!r})")
+        if self.answer_column is not None and row.get(self.answer_column) is None:
+            raise BreadcrumbsError(f"{self.what} {where}: no answer ({self.answer_column!r})")
         if self.trace_column is not None and not isinstance(row.get(self.trace_column), str):
             raise BreadcrumbsError(
                 f"dataset {where}: the trace ({self.trace_column!r}) must be a string, got {row.get(self.trace_column)!r}"
@@ -211,7 +237,7 @@ class DatasetTask(Task):
         return super().solve(problem, "direct")
 
     def reason(self, problem: Problem, style: str) -> tuple[list[str], str]:
-        return [], str(problem.data[self.answer_column])
+        return [], "" if self.answer_column is None else str(problem.data[self.answer_column])
 
     # ----- scoring ----------------------------------------------------------------------------------------
     def parse_answer(self, text: str) -> str | None:
@@ -219,7 +245,7 @@ class DatasetTask(Task):
         return answer_text(text)
 
     def check(self, problem: Problem, answer: str) -> bool:
-        return answer == str(problem.data[self.answer_column])
+        return self.answer_column is not None and answer == str(problem.data[self.answer_column])
 
     def score(
         self, problems: Sequence[Problem], completions: Sequence[str], format_reward: float = 0.0,
@@ -254,3 +280,25 @@ class DatasetTask(Task):
     def verify(self, problem: Problem, completion: str, format_reward: float = 0.0) -> float:
         """The reward of one completion (`score` for a batch of one)."""
         return self.score([problem], [completion], format_reward)[0][0]
+
+
+class PromptsTask(DatasetTask):
+    """Your prompts, for `breadcrumbs eval --prompts FILE`: JSONL / CSV / Parquet rows with a prompt column, or a
+    plain text file with one prompt per non-blank line; answers and a reward optional (scored only when a reward or
+    verifier is named). Not in the task registry: there is nothing to train on without a reward."""
+
+    name = "prompts"
+    what = "prompts file"
+    answer_required = False
+
+    @property
+    def scores(self) -> bool:
+        """Whether a reward or verifier was named."""
+        return bool(self.rewards or self.verifier)
+
+    def read_rows(self) -> list[tuple[str, dict]]:
+        return read_rows(self.path, self.what, {**READERS, ".txt": _text_rows}, PROMPT_FORMATS)
+
+    def summary(self) -> str:
+        scored = "scored by your reward" if self.scores else "no reward: agreement with the full cache only"
+        return f"prompts {self.path.name}: {len(self.problems)} prompts; {scored}"
