@@ -1,0 +1,2 @@
+"""Integrations with other training libraries, each an optional extra imported only by its own module:
+`breadcrumbs.integrations.trl` (`pip install 'breadcrumbs[trl]'`)."""
