@@ -148,7 +148,7 @@ def eval_command(
         result = evaluate(
             loaded, tokenizer, task_object, problems, methods, max_new_tokens=max_new_tokens, batch_size=batch_size,
             temperature=temperature, seed=seed, out=out, model_id=model_id, progress=not quiet,
-            on_record=saved.append, agreement=prompts is not None,
+            on_record=saved.append, agreement=prompts is not None, split=split,
         )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)

@@ -71,6 +71,11 @@ class MethodSummary:
     first_divergence_mean: float | None = None  # over the `diverged` rows
     first_divergence_median: float | None = None
     diverged: int | None = None
+    # generated-token entries held at the peak per generated token ((peak - prompt) / generated), mean over problems;
+    # the full cache holds about 1, beacons at ratio c about 1/c (+ one window)
+    kv_entries_per_token: float = float("nan")
+    kv_saving_per_token_vs_full: float | None = None  # 1 - kv_entries_per_token / the full cache's (same task)
+    trained: bool | None = None  # whether the model trained its student views (see `trained_student`); None: unknown
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,6 +119,27 @@ def _agreement(rows: list[dict]) -> dict:
         "first_divergence_median": float(np.median(divergences)) if divergences else None,
         "diverged": len(divergences),
     }
+
+
+def trained_student(record: dict) -> bool | None:
+    """Whether a record's model trained its student views (beacons, a trained window): from the record's
+    `trained_for` (null: the model records no training, so never), or, for a record from before that field, the
+    checkpoint's `config.json` when it is on disk; None when unknown."""
+    from breadcrumbs.errors import BreadcrumbsError
+    from breadcrumbs.trained import read_trained_for
+
+    if "trained_for" in record:
+        data = record["trained_for"]
+    else:
+        model = record.get("model")
+        try:
+            found = read_trained_for(model) if isinstance(model, str) and model else None
+        except BreadcrumbsError:
+            found = None
+        if found is None:
+            return None
+        data = found.to_dict()
+    return isinstance(data, dict) and int(data.get("student_steps", 0) or 0) > 0
 
 
 def sort_key(summary: MethodSummary) -> tuple:
@@ -188,10 +214,16 @@ def summarize(records: list[dict]) -> list[MethodSummary]:
                 peak_state_bytes=_mean(row.get("peak_state_bytes", 0) for row in rows),
                 settings=rows[0].get("settings"),
                 **_agreement(rows),
+                kv_entries_per_token=_mean((row["peak_kv_entries"] - row["prompt_tokens"])
+                                           / max(row["generated_tokens"], 1) for row in rows),
+                trained=trained_student(rows[0]),
             )
         )
-    full = {s.task: s.peak_kv_entries for s in summaries if s.family == "full"}
+    full = {s.task: s for s in summaries if s.family == "full"}
     for summary in summaries:
-        if summary.task in full and full[summary.task] > 0:
-            summary.kv_saving_vs_full = 1.0 - summary.peak_kv_entries / full[summary.task]
+        reference = full.get(summary.task)
+        if reference is not None and reference.peak_kv_entries > 0:
+            summary.kv_saving_vs_full = 1.0 - summary.peak_kv_entries / reference.peak_kv_entries
+        if reference is not None and reference.kv_entries_per_token > 0:
+            summary.kv_saving_per_token_vs_full = 1.0 - summary.kv_entries_per_token / reference.kv_entries_per_token
     return sorted(summaries, key=sort_key)

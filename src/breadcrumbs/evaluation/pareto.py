@@ -1,6 +1,9 @@
 """The memory–accuracy Pareto plot: accuracy against mean peak KV entries, one curve per method family; for a task
 no verifier scored (`eval --prompts` without a reward), exact-match agreement with the full cache instead.
 
+Point labels (`c=4`, `B=64`) are placed so that none overlaps another: each takes the first of a few offsets around
+its point whose box is clear of the labels already placed (measured after the layout is fixed).
+
 Matplotlib's object API rendered by Agg (no pyplot, no display needed); PNG and SVG, rendered deterministically (no timestamps, fixed
 SVG ids), so the same results file gives the same bytes.
 """
@@ -18,10 +21,44 @@ from breadcrumbs.policies.registry import PlotStyle, families, family_of
 EXTRA_COLORS = ["#7f7f7f", "#bcbd22", "#aec7e8", "#ffbb78"]
 
 
-def family_name(family: str) -> str:
-    """The legend name of a family, from its registry record (`beacon-lag2`: beacons with a raw tail of 2 windows)."""
+# Label offsets from the point, in points, tried in order: up-right, down-right, up-left, down-left, then further out.
+LABEL_OFFSETS = [(4, 4), (4, -11), (-26, 4), (-26, -11), (4, 13), (4, -20), (-26, 13), (-26, -20), (4, 22), (4, -29)]
+
+
+def family_name(family: str, trained: bool | None = None) -> str:
+    """The legend name of a family, from its registry record (`beacon-lag2`: beacons with a raw tail of 2 windows;
+    `trained` False: a learned family its model never trained, "Beacons (untrained)")."""
     record = family_of(family)
-    return record.legend(family) if record is not None else family
+    return record.legend(family, trained) if record is not None else family
+
+
+def _overlap(a, b) -> float:
+    """The area two display boxes share (0 when apart)."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+def place_labels(figure, labels: list) -> None:
+    """Move each annotation to the first offset in `LABEL_OFFSETS` where its box overlaps no label placed before
+    it (the least-overlapping one when none is clear); the figure's layout is drawn first and then kept fixed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    figure.set_layout_engine("none")  # the positions measured here are the ones saved
+    renderer = canvas.get_renderer()
+    placed = []
+    for label in labels:
+        best, best_overlap = None, float("inf")
+        for offset in LABEL_OFFSETS:
+            label.set_position(offset)
+            box = label.get_window_extent(renderer)
+            overlap = sum(_overlap(box, other) for other in placed)
+            if overlap < best_overlap:
+                best, best_overlap = offset, overlap
+            if overlap == 0:
+                break
+        label.set_position(best)
+        placed.append(label.get_window_extent(renderer))
 
 
 def _point_label(summary: MethodSummary) -> str:
@@ -42,6 +79,7 @@ def pareto_figure(summaries: list[MethodSummary]):
     extra = iter(EXTRA_COLORS * 4)
     styles = {family.name: family.style for family in families()}
     known = list(styles)
+    labels = []
     for axis, task in zip(axes, tasks):
         rows = [s for s in summaries if s.task == task]
         metric = headline_metric(summaries, task)
@@ -67,7 +105,7 @@ def pareto_figure(summaries: list[MethodSummary]):
                     [100 * max(high - value, 0) for value, _, high in values],
                 ]
                 joined = kind == "curve" and family != "full"
-                name = family_name(family)
+                name = family_name(family, members[0].trained)
                 label = name if kind == "curve" or not curve else None
                 if kind != "curve":
                     label = label and f"{name} (matched {'mean' if kind == 'mean' else 'peak'})"
@@ -79,15 +117,16 @@ def pareto_figure(summaries: list[MethodSummary]):
                 for point, x, y in zip(points, xs, ys):
                     text = _point_label(point)
                     if text:
-                        axis.annotate(text, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7,
-                                      color=style.color)
-        axis.set_title(task)
+                        labels.append(axis.annotate(text, (x, y), textcoords="offset points", xytext=LABEL_OFFSETS[0],
+                                                    fontsize=7, color=style.color))
+        axis.set_title(task, fontsize=None if len(task) <= 40 else 8)  # a panel of a split task names its setting
         axis.set_xlabel("KV cache entries per sequence (mean of per-problem peak)")
         axis.set_ylabel("Accuracy (%)  [95% bootstrap CI]" if metric == "accuracy" else
                         "Agreement with full cache (exact match, %)  [95% CI]")
         axis.set_ylim(-3, 108)  # room for the ratio labels above 100%
         axis.grid(True, alpha=0.3, linewidth=0.6)
         axis.legend(fontsize=8, frameon=False, loc="best")
+    place_labels(figure, labels)
     return figure
 
 

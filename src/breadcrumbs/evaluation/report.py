@@ -3,6 +3,11 @@
 Records no verifier scored (`eval --prompts` without a reward) report agreement with the full cache (exact match,
 token agreement, first divergence) in place of accuracy, and no AUAC (`evaluation.auac`).
 
+Every report states what it measured (`evaluation.conditions`): per panel the task, difficulty, split, decoding,
+max new tokens, mean prompt and generation lengths, each model with its training record, dtype and bytes per KV
+entry, and the versions, commits and dates that made the records. Records of a task made under different
+conditions get one panel each (one warning line says so), never one merged panel.
+
 Deterministic for a given results file; malformed lines are skipped with a warning naming their line number; every
 output is written atomically.
 """
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from breadcrumbs.evaluation.auac import auac, auac_table
+from breadcrumbs.evaluation.conditions import describe, settings_table, split_panels
 from breadcrumbs.evaluation.metrics import (
     BOOTSTRAP_SAMPLES,
     BOOTSTRAP_SEED,
@@ -114,7 +120,8 @@ def markdown_table(summaries: list[MethodSummary]) -> str:
             ("side state (peak)", right, lambda s: _bytes(s.peak_state_bytes)),
             ("gen. tokens", right, lambda s: _number(s.generated_tokens)),
             ("tokens/s", right, lambda s: _number(s.tokens_per_s, 0) + (" †" if reference_speed(s.family) else "")),
-            ("KV saving vs full", right, lambda s: _percent(s.kv_saving_vs_full)),
+            ("KV saving vs full (total / per gen. token)", right,
+             lambda s: f"{_percent(s.kv_saving_vs_full)} / {_percent(s.kv_saving_per_token_vs_full)}"),
         ]
         lines = [
             f"### {task}",
@@ -178,11 +185,13 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
     """Summarise one results file, or several (e.g. a trained control's next to the main run), into `out_dir`:
     pareto.png/.svg, report.md, summary.json."""
     sources = [Path(results)] if isinstance(results, (str, Path)) else [Path(path) for path in results]
-    records, warnings = [], []
+    sourced, warnings = [], []
     for source in sources:
         source_records, source_warnings = read_results(source)
-        records += source_records
+        sourced += [(source.name, record) for record in source_records]
         warnings += source_warnings
+    records, panel_notes = split_panels(sourced)
+    warnings += panel_notes
     records, repeat_warnings = dedupe(records)
     warnings += repeat_warnings
     names = ", ".join(f"`{source.name}`" for source in sources)
@@ -195,6 +204,7 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
     metrics = {task: headline_metric(summaries, task) for task in tasks}
     unscored = [task for task, metric in metrics.items() if metric == "exact_match"]
     models = sorted({str(r.get("model")) for r in records if r.get("model") is not None})
+    measured = describe(records)
     markdown = "\n".join(
         [
             f"# Memory–{'agreement' if len(unscored) == len(tasks) else 'accuracy'} report: {', '.join(tasks)}",
@@ -203,7 +213,8 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
             f"{'Exact match' if len(unscored) == len(tasks) else 'Accuracy'} with a 95% percentile bootstrap CI "
             f"({BOOTSTRAP_SAMPLES} resamples, seed {BOOTSTRAP_SEED}); KV "
             "entries and bytes are per sequence, measured from the cache (prompt included), averaged over problems; "
-            "the saving compares mean peak entries with the full cache."
+            "the saving compares mean peak entries with the full cache, in total and per generated token (the "
+            "entries above the prompt at the peak per generated token, which the prompt does not dilute)."
             + (f" No verifier scored the {', '.join(unscored)} records: agreement with the full cache replaces "
                "accuracy there (the plot and matched tables show exact match), and no AUAC is computed."
                if unscored else "")
@@ -215,6 +226,9 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
             f"† Eviction baselines run a reference implementation: scoring and eviction loop over layers in Python "
             f"each step, so their tokens/s is not an optimised figure (beacons and the full cache need no scoring).",
             "",
+            "## What was measured",
+            "",
+            *(f"{settings_table(panel, setting)}\n" for panel, setting in measured.items()),
             *(["## Matched comparisons", "", matched, ""] if (matched := matched_tables(summaries)) else []),
             *(["## Area under the accuracy-vs-KV curve (AUAC)", "", area, ""] if (area := auac_table(summaries)) else []),
         ]
@@ -227,6 +241,7 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
         "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED, "confidence": 0.95},
         "methods": [s.to_dict() for s in summaries],
         "headline": metrics,
+        "settings": measured,
         "auac": auac(summaries),
         "warnings": warnings,
     }

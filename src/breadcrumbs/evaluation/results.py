@@ -12,13 +12,17 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.files import atomic_write, exclusive_lock
+from breadcrumbs.tasks.base import SPLITS
 
-__all__ = ["ResultWriter", "atomic_write", "prepare_append", "read_results", "record_key", "record_problem"]
+__all__ = ["ResultWriter", "atomic_write", "prepare_append", "problems_split", "read_results", "record_key",
+           "record_problem", "record_split"]
 
 # Field -> accepted JSON types, every record must have these to be used in a report.
 REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
@@ -48,6 +52,24 @@ def record_key(record: dict) -> str:
         if isinstance(values[name], (int, float)) and not isinstance(values[name], bool):
             values[name] = float(values[name])
     return json.dumps(values, sort_keys=True)
+
+
+def id_split(task: str, problem_id: str) -> str | None:
+    """The split a generated problem's id names (`countdown-test-0-3`: test; `countdown-0-3`: none, drawn from no
+    split); None when the id is not of that form (a dataset row's id does not name its split)."""
+    found = re.fullmatch(rf"{re.escape(task)}-(?:({'|'.join(SPLITS)})-)?-?\d+-\d+", problem_id)
+    return None if found is None else found.group(1) or "none"
+
+
+def problems_split(task: str, problems: Sequence) -> str | None:
+    """The one split all `problems` name in their ids (see `id_split`), or None."""
+    splits = {id_split(task, problem.id) for problem in problems}
+    return splits.pop() if len(splits) == 1 else None
+
+
+def record_split(record: dict) -> str | None:
+    """A record's split: as recorded, or (records from before it was) as its problem id names it."""
+    return record["split"] if "split" in record else id_split(record["task"], record["problem_id"])
 
 
 def record_problem(record: object) -> str | None:

@@ -29,10 +29,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 from breadcrumbs.evaluation.agreement import REFERENCE, agreement as agreement_with
+from breadcrumbs.evaluation.results import problems_split
 from breadcrumbs.generation import generate
 from breadcrumbs.policies import BeaconPolicy, CachePolicy, ScoredEvictionPolicy, policy_from_spec
 from breadcrumbs.policies.scored import BudgetMatch
-from breadcrumbs.trained import policy_warnings, problem_warnings
+from breadcrumbs.provenance import provenance
+from breadcrumbs.trained import policy_warnings, problem_warnings, trained_for
 
 # Config fields that must agree for a results file to be resumed (`scored`, `agreement`: checked when recorded).
 RUN_FIELDS = ("model", "max_new_tokens", "temperature", "top_p", "scored", "agreement")
@@ -136,14 +138,18 @@ def evaluate(
     progress: bool = False,
     on_record: Callable[[dict], None] | None = None,
     agreement: bool = False,
+    split: str | None = None,
 ) -> EvalResult:
     """Evaluate every method on every problem (greedy by default) and return the records.
 
     `task` is a `Task` or its name. With `out`, results are appended to that JSONL file and the run resumes
     from it. Records: task, method, family, ratio/budget/match, problem_id, correct, reward, tokens, peak and mean
-    KV entries and bytes, stop_reason, time_s, model, seed and the decoding settings; with `agreement`, also
-    completion_ids, exact_match, first_divergence and token_agreement against the full cache (run first, added
-    when not listed).
+    KV entries and bytes, stop_reason, time_s, model, seed and the decoding settings, and what a report states
+    about the run: `split` (the held-out split the problems came from, `none` for no split; when not given,
+    read from the problem ids, null where they do not name it), the model's `dtype`, its training record
+    (`trained_for`: `config.breadcrumbs`, null when it has none) and the package `version`, `commit` and `date`;
+    with `agreement`, also completion_ids, exact_match, first_divergence and token_agreement against the full
+    cache (run first, added when not listed).
     """
     from breadcrumbs.tasks import get_task
 
@@ -157,6 +163,10 @@ def evaluate(
     model_id = model_id or str(getattr(model.config, "name_or_path", "") or model.config.model_type)
     run = {"model": model_id, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
            "scored": task.scores, "agreement": agreement}
+    trained = trained_for(model)
+    described = {"split": split if split is not None else problems_split(task.name, problems),
+                 "dtype": str(model.dtype).removeprefix("torch."),
+                 "trained_for": None if trained is None else trained.to_dict(), **provenance()}
 
     done: dict[tuple[str, str], dict] = {}
     notes = [*problem_warnings(model, task.name, problems), *policy_warnings(model, [m.policy for m in parsed])]
@@ -231,6 +241,7 @@ def evaluate(
                         "time_s": share,
                         "seed": seed,
                         **run,
+                        **described,
                         "completion": text,
                     }
                     if agreement:

@@ -64,4 +64,5 @@ class BeaconPolicy(CachePolicy):
 register(MethodFamily(
     "beacon", BeaconPolicy, whole_number, "Beacons (learned)", PlotStyle("#d62728", "o"), learned=True, argument="C",
     variant_label=lambda family: f"Beacons + raw tail of {family.removeprefix('beacon-lag')} windows",
+    untrained_label="Beacons (untrained)",
 ))

@@ -47,7 +47,8 @@ class MethodFamily:
     `recipes` names the recorded recipes (`RECIPES`) whose baseline lists include a training-free family: it joins
     the demo, the experiment or the full comparison only when its record says so, so registering a new method does
     not change what an existing recorded run computes. `variant_label` names a variant family a policy reports
-    (`BeaconPolicy.family` is `beacon-lag2` with a raw tail), falling back to `label`.
+    (`BeaconPolicy.family` is `beacon-lag2` with a raw tail), falling back to `label`. `untrained_label` names a
+    learned family whose model never trained it (a checkpoint with `student_steps: 0`).
     """
 
     name: str
@@ -60,6 +61,7 @@ class MethodFamily:
     recipes: frozenset[str] = frozenset()
     argument: str = "B"
     variant_label: Callable[[str], str] | None = None
+    untrained_label: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.recipes) - set(RECIPES)
@@ -81,11 +83,13 @@ class MethodFamily:
         """The policy of `spec` (its argument already split off, its settings already parsed)."""
         return self.policy_class(*self.parse(spec, argument), **settings)
 
-    def legend(self, family: str) -> str:
-        """The legend name of `family`, this record's own name or one of its variants."""
-        if family != self.name and self.variant_label is not None:
-            return self.variant_label(family)
-        return self.label
+    def legend(self, family: str, trained: bool | None = None) -> str:
+        """The legend name of `family`, this record's own name or one of its variants; named as untrained when
+        `trained` is False (the model never trained it) and the record has an `untrained_label`."""
+        name = self.variant_label(family) if family != self.name and self.variant_label is not None else self.label
+        if trained is False and self.untrained_label is not None:
+            return self.untrained_label if family == self.name else f"{name} (untrained)"
+        return name
 
 
 def no_argument(spec: str, argument: str | None) -> tuple:

@@ -52,5 +52,5 @@ register(MethodFamily(
 # The trained sliding-window control (a model trained with `beacon.layout: window`): nothing to tune.
 register(MethodFamily(
     "window", WindowPolicy, budget_argument, "Sliding window (trained control)", PlotStyle("#e377c2", "h"),
-    learned=True, grid=lambda b: [{}],
+    learned=True, grid=lambda b: [{}], untrained_label="Sliding window (untrained control)",
 ))
