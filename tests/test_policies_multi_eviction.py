@@ -92,7 +92,7 @@ def checked(policy_class, **settings):
             evicting = session.cache.length - width >= self.budget
             expected = {}
             if evicting or isinstance(self, H2OPolicy):  # H2O's reference accumulates at every step
-                saved = ({name: list(layers) for name, layers in self.slot_state.items()},
+                saved = (dict(self.slot_state),
                          list(getattr(self, "_queries", [])), list(getattr(self, "_query_births", [])))
                 self._append_births(session, session.cache.length - width)  # the state scoring will see ...
                 self.observe(session)

@@ -82,7 +82,7 @@ class CheckedRKV(RKVPolicy):
                     per_head.append(int(births[row, head][order][generated.argmin()]))
                 per_row.append(per_head)
             victims.append(per_row)
-        self.slot_state["birth"] = [state[..., :-1] for state in self.slot_state["birth"]]
+        self.slot_state["birth"] = self.slot_state["birth"][..., :-1]
         self._queries = [queries[:, :, :-1] for queries in self._queries]
         self._query_births = self._query_births[:-1]
         return victims

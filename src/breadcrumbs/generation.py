@@ -9,6 +9,15 @@ largest such reading and its mean the average over the forwards it took part in;
 bytes of one entry as stored (all layers, keys and values, in the cache's dtype). All active rows hold the same
 number of slots, so each forward records one Python int and the per-row figures are settled only when rows leave
 or the figures are read: no tensor work and no device sync per step.
+
+Static decoding (`static=True`). The cache is preallocated at the policy's `capacity` (for beacons
+`P + ceil(n/c) + (L+1)c`, known before decoding starts) and every forward attends over all of its slots, the
+unoccupied ones masked by one key-mask buffer updated in place; evictions overwrite slots in place (`SlotCache`),
+so a decode step has the same shapes every time. `compile=True` (static only) runs the one-token steps through
+`torch.compile(mode="reduce-overhead")`, which captures them as CUDA graphs on a GPU. Outputs equal the dynamic
+path's to float tolerance (tests/test_static_decode.py). Accounting still counts occupied slots (`cache.length`);
+the preallocated buffer is `peak_allocated_kv_bytes`. A row leaving the batch changes the batch shape, so a
+compiled session captures a new graph then (rows leave at EOS only).
 """
 
 from __future__ import annotations
@@ -78,13 +87,27 @@ class DecodeSession:
         prompt_ids: torch.LongTensor,
         prompt_mask: torch.BoolTensor,
         max_new_tokens: int,
+        static: bool = False,
+        compile: bool = False,
     ):
+        if compile and not static:
+            raise BreadcrumbsError("compile=True needs static=True (only fixed shapes can be captured)")
+        if compile and getattr(policy, "needs_queries", False):
+            raise BreadcrumbsError(
+                f"{policy.label} records attention queries at every step, which torch.compile cannot capture; "
+                "run it with compile=False"
+            )
         self.model = model
         self.policy = policy
+        self.static = static
+        self._step = torch.compile(model, mode="reduce-overhead", dynamic=False) if compile else model
+        self.compiled = compile
         self.prompt_mask = prompt_mask.to(model.device, torch.bool)
         self.prompt_ids = prompt_ids.to(model.device)
         batch, prompt_width = prompt_ids.shape
-        self.cache = SlotCache(model.config.num_hidden_layers, policy.capacity(prompt_width, max_new_tokens))
+        self.cache = SlotCache(
+            model.config.num_hidden_layers, policy.capacity(prompt_width, max_new_tokens), static=static
+        )
         self.rows = torch.arange(batch, device=model.device)  # original index of each active row
         self.padding = (~self.prompt_mask).sum(dim=1)  # padding slots of each active row
         self.next_position = self.prompt_mask.sum(dim=1)
@@ -93,6 +116,7 @@ class DecodeSession:
         self.last_queries = None  # per-layer newest queries, recorded only for policies with `needs_queries`
         self.padded = not bool(self.prompt_mask.all())
         self._key_masks: dict[str, torch.Tensor] = {}  # preallocated key masks for padded batches, see below
+        self._visible_end = 0  # static mode: the key masks show slots up to here
         self._peak_entries = torch.zeros(batch, dtype=torch.long)
         self._entry_sum = torch.zeros(batch, dtype=torch.float64)
         self._forwards = torch.zeros(batch, dtype=torch.long)
@@ -114,6 +138,8 @@ class DecodeSession:
         gets it as the 4D mask the model would build from it (`[B, 1, 1, L]`: bool for sdpa, additive for eager),
         which skips the model's per-step mask construction; prefill and flex attention get the 2D key mask.
         """
+        if self.static:
+            return self._static_attention_mask(query_length)
         if not self.padded:
             return None  # no padding: the implementation's own causal path is exact and fastest
         width = self.cache.length + query_length
@@ -134,11 +160,42 @@ class DecodeSession:
             self._key_masks[kind] = keys
         return self._key_masks[kind][..., :width]
 
+    def _static_attention_mask(self, query_length: int) -> torch.Tensor:
+        """Static mode: the key mask over all `capacity` slots (a row's prompt without its padding, then the slots
+        held or written by this forward), one buffer per batch composition updated in place at the slots that
+        changed. A single-token step gets it as the model's 4D mask (bool for sdpa, additive for eager), prefill
+        and flex attention the 2D mask."""
+        end = self.cache.length + query_length
+        implementation = getattr(self.model.config, "_attn_implementation", None)
+        kind = implementation if query_length == 1 and implementation in ("sdpa", "eager") else "2d"
+        if not self._key_masks:
+            keys = torch.zeros(self.batch_size, self.cache.capacity, dtype=torch.bool, device=self.model.device)
+            keys[:, : self.prompt_mask.shape[1]] = self.prompt_mask
+            keys[:, self.prompt_mask.shape[1] : end] = True
+            additive = torch.zeros(keys.shape, dtype=self.model.dtype, device=keys.device)
+            additive.masked_fill_(~keys, torch.finfo(self.model.dtype).min)
+            self._key_masks = {"2d": keys, "sdpa": keys[:, None, None, :], "eager": additive[:, None, None, :]}
+            if self.compiled:
+                for mask in self._key_masks.values():
+                    torch._dynamo.mark_static_address(mask)
+        elif end != self._visible_end:
+            low, high = sorted((end, self._visible_end))
+            shown = end > self._visible_end
+            self._key_masks["2d"][:, low:high] = shown
+            self._key_masks["eager"][..., low:high] = 0.0 if shown else torch.finfo(self.model.dtype).min
+        self._visible_end = end
+        return self._key_masks[kind]
+
     def _forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor, logits_to_keep: int):
         mask = self._attention_mask(input_ids.shape[1])
         recorder = QueryRecorder(self.model) if getattr(self.policy, "needs_queries", False) else nullcontext()
+        step = self._step if input_ids.shape[1] == 1 else self.model
+        if self.static:
+            self.cache.reserve(input_ids.shape[1], self.model.device)
+        if self.compiled:
+            torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are no longer read
         with torch.no_grad(), recorder as queries:
-            output = self.model(
+            output = step(
                 input_ids=input_ids,
                 attention_mask=mask,
                 position_ids=position_ids,
@@ -146,10 +203,13 @@ class DecodeSession:
                 use_cache=True,
                 logits_to_keep=logits_to_keep,
             )
+        if self.static:
+            self.cache.commit(input_ids.shape[1])
         self.last_output = output
         self.last_queries = queries
         self._account()
-        return output.logits[:, -1].float()
+        logits = output.logits[:, -1].float()
+        return logits.clone() if self.compiled else logits  # a captured graph overwrites its outputs next step
 
     def _account(self) -> None:
         self._pending_lengths.append(self.cache.length)
@@ -371,10 +431,12 @@ def _generate_batch(
     top_p: float,
     generator: torch.Generator | None,
     progress=None,
+    static: bool = False,
+    compile: bool = False,
 ) -> tuple[list[list[int]], list[SequenceStats], int]:
     pad_id = tokenizer.pad_token_id
     prompt_ids, prompt_mask = _left_pad(prompt_rows, pad_id)
-    session = DecodeSession(model, policy, prompt_ids, prompt_mask, max_new_tokens)
+    session = DecodeSession(model, policy, prompt_ids, prompt_mask, max_new_tokens, static, compile)
     eos_ids = eos_token_ids(model, tokenizer)
     eos = torch.tensor(eos_ids, device=model.device)
     banned = banned_token_ids(tokenizer, eos_ids)
@@ -417,12 +479,16 @@ def generate(
     seed: int = 0,
     batch_size: int | None = None,
     progress: bool = False,
+    static: bool = False,
+    compile: bool = False,
 ) -> GenerationOutput:
     """Generate a completion for every prompt (text or token ids) under a cache policy.
 
     Greedy when `temperature` is 0; otherwise temperature + top-p sampling from a generator seeded with `seed`.
     Stops a row at EOS or after `max_new_tokens`. Prompts are processed `batch_size` at a time (all at once by
     default). Returns texts (special tokens removed), completion ids, and per-sequence token and KV figures.
+    `static=True` decodes with fixed shapes over the preallocated cache (same outputs), `compile=True` (with
+    `static`) captures its decode step with torch.compile (CUDA graphs on a GPU); see the module docstring.
     """
     policy = policy or FullCache()
     check_attention_support(model)
@@ -448,7 +514,7 @@ def generate(
     for start in range(0, len(prompt_rows), step):
         ids, batch_stats, allocated = _generate_batch(
             model, tokenizer, prompt_rows[start : start + step], policy, max_new_tokens, temperature, top_p,
-            generator, bar,
+            generator, bar, static, compile,
         )
         completions += ids
         stats += batch_stats

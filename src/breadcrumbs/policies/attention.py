@@ -111,7 +111,7 @@ class QueryRecorder:
 def attention_over_cache(
     queries: torch.Tensor,
     keys: torch.Tensor,
-    scaling: float,
+    scaling: float | torch.Tensor,
     padding: torch.Tensor | None = None,
     softcap: float | None = None,
     visible: torch.Tensor | None = None,
@@ -119,7 +119,8 @@ def attention_over_cache(
     """Attention weights of queries over held keys, grouped by KV head, in float32.
 
     queries `[B, H_q, D]` (one per row) or `[B, H_q, Q, D]`; keys `[B, H_kv, L, D]`; `padding[b]` masks row b's first
-    slots; `visible` (bool, broadcastable to `[B, H_kv, Q, L]`) masks keys a query could not see.
+    slots; `visible` (bool, broadcastable to `[B, H_kv, Q, L]`) masks keys a query could not see; `scaling` is one
+    number or a tensor broadcastable to `[B, H_kv, G, Q, L]` (e.g. one per row).
     Returns `[B, H_kv, G, L]` (or `[B, H_kv, G, Q, L]`), G = H_q / H_kv query heads per KV head, rows summing to 1.
     """
     single = queries.dim() == 3
@@ -141,10 +142,19 @@ def attention_over_cache(
     return weights[:, :, :, 0] if single else weights
 
 
-def newest_query_attention(session: DecodeSession, layer: int) -> torch.Tensor:
-    """`[B, H_kv, G, L]` attention weights of the last fed token's query over every held slot of `layer`."""
+def newest_query_attention(session: DecodeSession) -> torch.Tensor:
+    """`[layers, B, H_kv, G, L]` attention weights of the last fed token's query over every held slot, all layers
+    in one batched product (layers folded into the batch)."""
     record = session.last_queries
-    return attention_over_cache(
-        record.queries[layer], session.cache.layers[layer].keys, record.scaling[layer], session.padding,
-        record.softcap[layer],
+    keys = session.cache.keys  # [layers, B, H_kv, L, D]
+    layers, batch = keys.shape[:2]
+    softcaps = {record.softcap[layer] for layer in range(layers)}
+    if len(softcaps) > 1:
+        raise BreadcrumbsError("attention scores over all layers need one logit soft-cap for every layer")
+    queries = torch.stack([record.queries[layer] for layer in range(layers)])
+    scaling = torch.tensor([record.scaling[layer] for layer in range(layers)], device=keys.device)
+    weights = attention_over_cache(
+        queries.flatten(0, 1), keys.flatten(0, 1), scaling.repeat_interleave(batch)[:, None, None, None, None],
+        session.padding.repeat(layers), softcaps.pop(),
     )
+    return weights.unflatten(0, (layers, batch))

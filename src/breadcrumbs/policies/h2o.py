@@ -40,21 +40,17 @@ class H2OPolicy(ScoredEvictionPolicy):
 
     def reset(self, session: DecodeSession) -> None:
         super().reset(session)
-        self.slot_state["score"] = []
+        self.slot_state["score"] = torch.zeros(self.slot_state["birth"].shape, device=session.prompt_mask.device)
 
     def observe(self, session: DecodeSession) -> None:
         width = session.prompt_mask.shape[1]
-        accumulated = self.slot_state["score"]
-        updated = []
-        for layer in range(len(session.cache.layers)):
-            received = newest_query_attention(session, layer)[..., width:].mean(dim=2)  # [B, H_kv, n]
-            previous = accumulated[layer] if accumulated else received.new_zeros(*received.shape[:2], 0)
-            padded = torch.nn.functional.pad(previous, (0, received.shape[-1] - previous.shape[-1]))
-            updated.append(padded + received)
-        self.slot_state["score"] = updated
+        received = newest_query_attention(session)[..., width:].mean(dim=3)  # [layers, B, H_kv, n]
+        previous = self.slot_state["score"]
+        padded = torch.nn.functional.pad(previous, (0, received.shape[-1] - previous.shape[-1]))
+        self.slot_state["score"] = padded + received
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
-        return self.slot_state["score"][layer]
+    def scores(self, session: DecodeSession) -> torch.Tensor:
+        return self.slot_state["score"]
 
 
 register(MethodFamily(

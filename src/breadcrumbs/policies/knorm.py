@@ -27,8 +27,8 @@ class KnormPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, recent: int = 0):
         super().__init__(budget, recent=recent)
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
-        return -torch.linalg.vector_norm(self.generated_keys(session, layer), dim=-1, dtype=torch.float32)
+    def scores(self, session: DecodeSession) -> torch.Tensor:
+        return -torch.linalg.vector_norm(self.generated_keys(session), dim=-1, dtype=torch.float32)
 
 
 register(MethodFamily(

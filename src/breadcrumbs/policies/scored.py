@@ -15,9 +15,14 @@ toward the oldest entry. Protected counts are clamped so that `sinks + recent <=
 from the reference method's measured KV entries (peak by default, `@beacon:8@mean` for the mean); see
 `breadcrumbs.evaluation`. Generating with an unresolved policy is refused.
 
-Per-slot state (each entry's birth step, accumulated scores, ...) lives in `[B, H_kv, n_generated]` tensors per
-layer that are compacted with the very same moves as the cache (`_compaction_moves`), because slot order stops
-being temporal after the first eviction.
+Per-slot state (each entry's birth step, accumulated scores, ...) lives in `[layers, B, H_kv, n_generated]` tensors
+that are compacted with the very same moves as the cache (`_compaction_moves`), because slot order stops being
+temporal after the first eviction.
+
+**Vectorised.** A step scores every layer at once (`scores`: `[layers, B, H_kv or 1, n]`), picks the victims of
+all layers, rows and heads in one sort, and evicts them from the cache with one gather and one scatter
+(`SlotCache.drop_slots`); no Python loop over layers. Policies whose score is easier written per layer (SnapKV,
+R-KV, TriAttention) implement `score(session, layer)`, which the default `scores` stacks.
 """
 
 from __future__ import annotations
@@ -87,7 +92,7 @@ def budget_argument(spec: str, argument: str | None) -> tuple[int | BudgetMatch]
 
 
 def drop_from_state(state: torch.Tensor, slots: torch.LongTensor) -> torch.Tensor:
-    """Apply `SlotLayer.drop_slots`'s compaction to a per-slot state tensor `[B, H, n]` (slots `[B, H, k]`)."""
+    """Apply `SlotCache.drop_slots`'s compaction to a per-slot state tensor `[..., n]` (slots `[..., k]`)."""
     movers, holes = _compaction_moves(slots, state.shape[-1])
     state = state.clone()
     state.scatter_(-1, holes, state.gather(-1, movers))
@@ -97,8 +102,9 @@ def drop_from_state(state: torch.Tensor, slots: torch.LongTensor) -> torch.Tenso
 class ScoredEvictionPolicy(CachePolicy):
     """Keep the prompt plus at most `budget` generated entries, evicting the lowest-scoring ones.
 
-    Subclasses set `name`, `per_head`, `needs_queries` and implement `score`; optionally `observe` (update running
-    state after each forward) and extra per-slot state via `self.slot_state`.
+    Subclasses set `name`, `per_head`, `needs_queries` and implement `scores` (all layers) or `score` (one layer);
+    optionally `observe` (update running state after each forward) and extra per-slot state via `self.slot_state`
+    (`[layers, B, H_kv, n]` tensors).
     """
 
     name: ClassVar[str] = "scored"
@@ -117,7 +123,7 @@ class ScoredEvictionPolicy(CachePolicy):
         self.budget: int | None = budget if isinstance(budget, int) else None
         self.sinks = sinks
         self.recent = recent
-        self.slot_state: dict[str, list[torch.Tensor]] = {}
+        self.slot_state: dict[str, torch.Tensor] = {}
 
     # ----- construction ------------------------------------------------------------------------------------------
     def with_budget(self, budget: int) -> ScoredEvictionPolicy:
@@ -160,19 +166,20 @@ class ScoredEvictionPolicy(CachePolicy):
         return prompt_len + min(self.budget or max_new_tokens, max_new_tokens)
 
     def reset(self, session: DecodeSession) -> None:
-        self.slot_state = {"birth": []}
+        # [layers, B, H_kv, n]; the KV heads are filled in with the first generated entry (`_append_births`)
+        births = torch.empty(len(session.cache.layers), session.prompt_mask.shape[0], 0, 0, dtype=torch.long)
+        self.slot_state = {"birth": births.to(session.prompt_mask.device)}
         self._state_high = 0
 
     def side_state(self) -> list[torch.Tensor]:
         """Every side-state tensor held for the batch (per-slot births and scores; subclasses add theirs)."""
-        return [state for layers in self.slot_state.values() for state in layers]
+        return list(self.slot_state.values())
 
     def state_bytes(self) -> int:
         return self._state_high
 
     def select_rows(self, rows: torch.LongTensor) -> None:
-        for name, layers in self.slot_state.items():
-            self.slot_state[name] = [state[rows.to(state.device)] for state in layers]
+        self.slot_state = {name: state[:, rows.to(state.device)] for name, state in self.slot_state.items()}
 
     def protected_counts(self) -> tuple[int, int]:
         """(sinks, recent) actually protected when `budget - 1` entries are kept."""
@@ -190,24 +197,24 @@ class ScoredEvictionPolicy(CachePolicy):
         excess = held - (self.budget - 1)
         if excess <= 0:
             return
-        per_layer = []
-        for layer_index in range(len(cache.layers)):
-            births = self.slot_state["birth"][layer_index]
-            scores = self.score(session, layer_index).float()
-            if not self.per_head:
-                births = births[:, :1]
-                scores = scores[:, None] if scores.dim() == 2 else scores[:, :1]
-            scores = scores.expand_as(births).clone()
-            scores[self._protected(births, session.tokens_fed)] = float("inf")
-            victims = self._lowest(scores, births, excess)  # [B, H or 1, excess], generated-part indices
-            if not self.per_head:
-                victims = victims.expand(-1, self._kv_heads(cache), -1)
-            per_layer.append(victims)
-        cache.drop_slots([victims + width for victims in per_layer])
-        for name, layers in self.slot_state.items():
-            self.slot_state[name] = [drop_from_state(state, victims) for state, victims in zip(layers, per_layer)]
+        births = self.slot_state["birth"]
+        scores = self.scores(session).float()
+        if not self.per_head:
+            births = births[:, :, :1]
+            scores = scores[:, :, None] if scores.dim() == 3 else scores[:, :, :1]
+        scores = scores.expand_as(births).clone()
+        scores[self._protected(births, session.tokens_fed)] = float("inf")
+        victims = self._lowest(scores, births, excess)  # [layers, B, H or 1, excess], generated-part indices
+        victims = victims.expand(-1, -1, self._kv_heads(cache), -1)
+        cache.drop_slots(victims + width)
+        self.slot_state = {name: drop_from_state(state, victims) for name, state in self.slot_state.items()}
 
     # ----- to implement ------------------------------------------------------------------------------------------
+    def scores(self, session: DecodeSession) -> torch.Tensor:
+        """Scores of every layer's held generated entries: `[layers, B, H_kv, n]` (per-head) or `[layers, B, n]`;
+        by default `score` of each layer, stacked."""
+        return torch.stack([self.score(session, layer) for layer in range(len(session.cache.layers))])
+
     def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
         """Scores of the held generated entries of `layer`: `[B, H_kv, n]` (per-head) or `[B, n]`; low = evict.
         Entry j is cache slot `prompt_width + j`."""
@@ -222,20 +229,17 @@ class ScoredEvictionPolicy(CachePolicy):
         return cache.layers[0].keys.shape[1]
 
     def _append_births(self, session: DecodeSession, held: int) -> None:
-        cache = session.cache
+        if self.slot_state["birth"].shape[-1] == 0:  # the first generated entry: the KV heads are known now
+            shape = session.cache.keys.shape[:3]
+            self.slot_state = {name: state.new_zeros(*shape, 0) for name, state in self.slot_state.items()}
         births = self.slot_state["birth"]
-        if not births:
-            batch, heads = cache.layers[0].keys.shape[:2]
-            births += [torch.empty(batch, heads, 0, dtype=torch.long, device=cache.layers[0].keys.device)] * len(
-                cache.layers
-            )
-        if births[0].shape[-1] + 1 != held:
+        if births.shape[-1] + 1 != held:
             raise RuntimeError(
                 f"{self.label}: expected one new generated entry per forward, found {held} held vs "
-                f"{births[0].shape[-1]} tracked (is another policy feeding extra tokens?)"
+                f"{births.shape[-1]} tracked (is another policy feeding extra tokens?)"
             )
-        new = torch.full((*births[0].shape[:2], 1), session.tokens_fed, dtype=torch.long, device=births[0].device)
-        self.slot_state["birth"] = [torch.cat([state, new], dim=-1) for state in births]
+        new = torch.full((*births.shape[:3], 1), session.tokens_fed, dtype=torch.long, device=births.device)
+        self.slot_state["birth"] = torch.cat([births, new], dim=-1)
 
     def _protected(self, births: torch.Tensor, tokens_fed: int) -> torch.Tensor:
         sinks, recent = self.protected_counts()
@@ -248,6 +252,6 @@ class ScoredEvictionPolicy(CachePolicy):
         order = scores.gather(-1, by_age).argsort(dim=-1, stable=True)[..., :k]
         return by_age.gather(-1, order)
 
-    def generated_keys(self, session: DecodeSession, layer: int) -> torch.Tensor:
-        """Keys of the held generated entries of `layer`, `[B, H_kv, n, D]`."""
-        return session.cache.layers[layer].keys[:, :, session.prompt_mask.shape[1] :]
+    def generated_keys(self, session: DecodeSession, layer: int | slice = slice(None)) -> torch.Tensor:
+        """Keys of the held generated entries of `layer`, `[B, H_kv, n, D]` (all layers: `[layers, B, H_kv, n, D]`)."""
+        return session.cache.keys[layer, ..., session.prompt_mask.shape[1] :, :]

@@ -29,8 +29,8 @@ class StreamingPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, sinks: int = 0):
         super().__init__(budget, sinks=sinks)
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
-        return self.slot_state["birth"][layer][:, 0].float()
+    def scores(self, session: DecodeSession) -> torch.Tensor:
+        return self.slot_state["birth"][:, :, 0].float()
 
 
 class WindowPolicy(StreamingPolicy):

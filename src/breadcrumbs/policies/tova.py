@@ -30,9 +30,9 @@ class TOVAPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, recent: int = 1):
         super().__init__(budget, recent=recent)
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+    def scores(self, session: DecodeSession) -> torch.Tensor:
         width = session.prompt_mask.shape[1]
-        return newest_query_attention(session, layer)[..., width:].mean(dim=(1, 2))
+        return newest_query_attention(session)[..., width:].mean(dim=(2, 3))
 
 
 register(MethodFamily(
