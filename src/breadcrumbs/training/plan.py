@@ -51,6 +51,7 @@ class ModelShape:
     vocab: int
     bytes_per_param: int
     context: int = 2**31  # max_position_embeddings
+    note: str | None = None  # how the shape was found, when not from the model itself (a shipped shape preset)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Plan:
     evaluation: dict[str, int] = field(default_factory=dict)
     host: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def phases(self) -> dict[str, dict[str, int]]:
@@ -78,7 +80,7 @@ class Plan:
 
     def text(self) -> str:
         gib = lambda n: f"{n / 2**30:8.2f} GiB"  # noqa: E731
-        lines = [f"memory plan per process ({self.processes} process(es), sharding: {self.sharding})"]
+        lines = [*self.notes, f"memory plan per process ({self.processes} process(es), sharding: {self.sharding})"]
         for title, part in (("static", self.static), *self.phases.items(), ("host (CPU memory)", self.host)):
             if not part:
                 continue
@@ -91,17 +93,23 @@ class Plan:
 
 
 def model_shape(config: TrainConfig) -> ModelShape:
-    """The model's sizes from its config alone (a preset, or a local directory's config.json; no weights read)."""
+    """The model's sizes from its config alone (a preset, or a local directory's config.json; no weights read); a
+    missing directory named like a shipped shape preset (`breadcrumbs.shapes`) plans with that shape, and says so."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from breadcrumbs.models import PRESETS, build_preset_model
+    from breadcrumbs.shapes import shape_config, shape_name
 
-    name = config.model.name
+    name, note = config.model.name, None
     if name in PRESETS:
         with torch.device("meta"):
             hf_config = build_preset_model(name, config.model.arch)[0].config
     elif (Path(name) / "config.json").is_file():
         hf_config = AutoConfig.from_pretrained(name, local_files_only=True)
+    elif (shape := shape_name(name)) is not None:
+        hf_config = shape_config(shape)
+        note = (f"note: {name} is not on disk; planning with the shipped shape of {shape} (breadcrumbs.shapes: its "
+                "config.json sizes, no weights; prompt lengths in characters, an upper bound)")
     else:
         raise BreadcrumbsError(
             f"--plan needs the model's config: {name!r} is neither a preset nor a directory with config.json "
@@ -121,6 +129,7 @@ def model_shape(config: TrainConfig) -> ModelShape:
         vocab=hf_config.vocab_size,
         bytes_per_param=torch.finfo(getattr(torch, config.model.dtype)).bits // 8,
         context=int(getattr(hf_config, "max_position_embeddings", 0) or 2**31),
+        note=note,
     )
 
 
@@ -149,7 +158,7 @@ def make_plan(config: TrainConfig, processes: int = 1, sharding: str = "none", p
     shape = model_shape(config)
     rl, b = config.rl, shape.bytes_per_param
     prompt = prompt_tokens(config) if prompt is None else prompt
-    plan = Plan(processes, sharding)
+    plan = Plan(processes, sharding, notes=[shape.note] if shape.note else [])
     shard = processes if sharding != "none" else 1
     plan.static["weights"] = shape.params * b // (processes if sharding == "fsdp" else 1)
     plan.static["gradients"] = shape.params * b // shard
