@@ -1,14 +1,23 @@
-"""Decode throughput: our loop with the full cache and with beacons (c = 4, 16) against Hugging Face `generate`.
+"""Decode throughput: HF `generate` (dynamic and static cache) against our loop (dynamic and static paths) with the
+full cache, beacons (c = 4, 16) and the fastest training-free baselines at the beacons' budget.
 
-    python benchmarks/bench_decode.py            # the default CPU grid (see DEFAULT_GRID)
-    python benchmarks/bench_decode.py --quick    # < 2 minutes
-    python benchmarks/bench_decode.py --full     # lengths {256, 1k, 4k} x batch sizes {1, 16, 64}
+    python benchmarks/bench_decode.py            # the default CPU grid (see DEFAULT_GRID), ~7 minutes
+    python benchmarks/bench_decode.py --quick    # a smoke test of every method kind at tiny size (CI)
+    python benchmarks/bench_decode.py --full     # lengths {1k, 4k, 16k} x batch sizes {1, 16, 64}
+    python benchmarks/bench_decode.py --gpu --device cuda --dtype bfloat16 --shape smollm2-135m   # gpu/decode.sh
     python benchmarks/bench_decode.py --profile  # profile of the generation loop -> results/profile.{json,md}
     python benchmarks/bench_decode.py --profile --compare-src /path/to/old/src   # + before/after ratios
 
 Every method decodes the same same-length prompts greedily for exactly N new tokens (HF: `min_new_tokens=N`; ours:
 checked from the returned stats). Times are whole calls (prefill + decode), taken around the call; the methods of
-a case run interleaved, `--repeats` times in rotating order, and the median is reported.
+a case run interleaved, `--repeats` times in rotating order, and the median is reported. Time to first token is
+one call with N = 1. KV bytes: ours as measured (peak occupied entries of all rows) and the preallocated buffer;
+HF the cache tensors it returns (DynamicCache: what it grew to; StaticCache: its preallocation).
+
+Methods: `hf`, `hf+static` (transformers' StaticCache; on CUDA transformers compiles its step), a policy spec
+(`full`, `beacon:16`, ...) for our dynamic path, `SPEC+static` for the static path, `SPEC+compile` for the static
+path with the step compiled (CUDA graphs). A baseline spec with `@beacon:C` (`streaming:@beacon:16`) takes the
+budget beacon:C peaks at for that N (its generated entries), the same-budget comparison.
 """
 
 from __future__ import annotations
@@ -31,94 +40,152 @@ try:
 except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     import common
 
-METHODS = ("hf", "full", "beacon:4", "beacon:16")
-DEFAULT_GRID = [(1, 256), (1, 1024), (1, 4096), (16, 256), (16, 1024), (16, 4096), (64, 256)]
-QUICK_GRID = [(1, 256), (16, 256), (1, 1024)]
-FULL_GRID = [(batch, length) for batch in (1, 16, 64) for length in (256, 1024, 4096)]
+OURS = ["full", "full+static", "beacon:4", "beacon:16", "beacon:16+static"]
+BASELINES = ["streaming:@beacon:16", "knorm:@beacon:16"]
+# (batch, new tokens, methods): the CPU goal case (batch 16, 4k) with every kind; HF where it finishes in minutes
+DEFAULT_GRID = [
+    (1, 1024, ["hf", "hf+static", *OURS, *BASELINES]),
+    (16, 1024, ["hf", "hf+static", *OURS, *BASELINES]),
+    (64, 1024, ["full", "full+static", "beacon:16", "beacon:16+static", "streaming:@beacon:16"]),
+    (16, 4096, [*OURS, *BASELINES, "tova:@beacon:16"]),
+]
+QUICK_GRID = [(2, 40, ["hf", "hf+static", "full", "full+static", "beacon:4", "beacon:4+static",
+                       "streaming:@beacon:4", "tova:@beacon:4"])]
+FULL_GRID = [(batch, length, ["hf", "hf+static", *OURS, "beacon:4+static", *BASELINES, "tova:@beacon:16"])
+             for batch in (1, 16, 64) for length in (1024, 4096, 16384)]
+COMPILED = ["full+compile", "beacon:4+compile", "beacon:16+compile", "streaming:@beacon:16+compile"]
+GPU_GRID = [  # gpu/decode.sh runs each case as its own stage under a timeout
+    (64, 1024, ["hf", "hf+static", "full", "full+static", "beacon:16", "beacon:16+static", *COMPILED,
+                "knorm:@beacon:16", "tova:@beacon:16"]),
+    (64, 4096, ["hf+static", *COMPILED, "beacon:16"]),
+    (64, 32768, ["beacon:16+compile", "streaming:@beacon:16+compile"]),
+]
+MODES = ("static", "compile")
 
 
-def policy_for(method: str):
+def parse_method(method: str, new_tokens: int) -> tuple[str, str | None]:
+    """`beacon:16+static` -> (`beacon:16`, `static`); a baseline's `@beacon:C` budget is resolved for `new_tokens`."""
+    spec, _, mode = method.partition("+")
+    if mode and mode not in MODES:
+        raise SystemExit(f"unknown mode {mode!r} in {method!r}; use +static or +compile")
+    name, _, argument = spec.partition(":")
+    if argument.startswith("@"):
+        from breadcrumbs.policies import policy_from_spec
+
+        reference = policy_from_spec(argument[1:])
+        spec = f"{name}:{reference.capacity(0, new_tokens)}"  # the reference's peak generated entries
+    return spec, mode or None
+
+
+def run_ours(model, tokenizer, prompts, method: str, new_tokens: int, device) -> tuple[float, dict]:
+    """Seconds for one `breadcrumbs.generate` call; the fewest tokens any row generated and the KV bytes."""
+    from breadcrumbs import generate
     from breadcrumbs.policies import policy_from_spec
 
-    return policy_from_spec(method)
-
-
-def run_ours(model, tokenizer, prompts, method: str, new_tokens: int, device) -> tuple[float, int]:
-    """Seconds for one `breadcrumbs.generate` call and the fewest tokens any row generated."""
-    from breadcrumbs import generate
-
+    spec, mode = parse_method(method, new_tokens)
     seconds, out = common.timed(
-        lambda: generate(model, tokenizer, prompts, policy_for(method), max_new_tokens=new_tokens), device
+        lambda: generate(model, tokenizer, prompts, policy_from_spec(spec), max_new_tokens=new_tokens,
+                         static=mode is not None, compile=mode == "compile"), device
     )
-    return seconds, min(s.generated_tokens for s in out.stats)
+    return seconds, {"generated": min(s.generated_tokens for s in out.stats),
+                     "kv_peak_bytes": sum(s.peak_kv_bytes for s in out.stats),
+                     "kv_allocated_bytes": out.peak_allocated_kv_bytes}
 
 
-def run_hf(model, tokenizer, prompts, new_tokens: int, device) -> tuple[float, int]:
-    """Seconds for one HF `model.generate` call (default DynamicCache, greedy) and the tokens it generated."""
+def run_hf(model, tokenizer, prompts, method: str, new_tokens: int, device) -> tuple[float, dict]:
+    """Seconds for one HF `model.generate` call (DynamicCache, or StaticCache for `hf+static`; greedy)."""
     ids = torch.tensor(prompts, device=device)
+    cache = {"cache_implementation": "static"} if method == "hf+static" else {}
 
     def call():
         with torch.no_grad():
             return model.generate(
                 input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
                 min_new_tokens=new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id,
+                return_dict_in_generate=True, **cache,
             )
 
     seconds, out = common.timed(call, device)
-    return seconds, out.shape[1] - ids.shape[1]
+    held = sum(layer.keys.nbytes + layer.values.nbytes for layer in out.past_key_values.layers)
+    return seconds, {"generated": out.sequences.shape[1] - ids.shape[1], "kv_peak_bytes": held,
+                     "kv_allocated_bytes": held}
 
 
-def run_method(model, tokenizer, prompts, method: str, new_tokens: int, device) -> tuple[float, int]:
-    if method == "hf":
-        return run_hf(model, tokenizer, prompts, new_tokens, device)
-    return run_ours(model, tokenizer, prompts, method, new_tokens, device)
+def run_method(model, tokenizer, prompts, method: str, new_tokens: int, device) -> tuple[float, dict]:
+    run = run_hf if method.startswith("hf") else run_ours
+    return run(model, tokenizer, prompts, method, new_tokens, device)
 
 
-def decode_case(model, tokenizer, device, batch: int, new_tokens: int, repeats: int, methods=METHODS) -> dict:
-    """All methods on one (batch, length) case, interleaved; medians and the tokens each generated."""
+def decode_case(model, tokenizer, device, batch: int, new_tokens: int, repeats: int, methods, warmup: bool = False
+                ) -> dict:
+    """All methods on one (batch, length) case, interleaved; medians, time to first token, KV bytes, and the
+    tokens each generated. `warmup`: one untimed call per method at this very shape first (compiled steps)."""
     prompts = common.make_prompts(tokenizer, batch)
-    generated: dict[str, int] = {}
+    found: dict[str, dict] = {}
+    if warmup:
+        for method in methods:
+            run_method(model, tokenizer, prompts, method, new_tokens, device)
 
     def case(method: str):
         def once() -> float:
-            seconds, tokens = run_method(model, tokenizer, prompts, method, new_tokens, device)
-            generated[method] = min(tokens, generated.get(method, tokens))
+            seconds, figures = run_method(model, tokenizer, prompts, method, new_tokens, device)
+            generated = min(figures["generated"], found.get(method, figures)["generated"])
+            found[method] = {**figures, "generated": generated}
             return seconds
 
         return once
 
     times = common.interleaved({method: case(method) for method in methods}, repeats)
+    first = common.interleaved(
+        {method: lambda method=method: run_method(model, tokenizer, prompts, method, 1, device)[0]
+         for method in methods}, 1,
+    )
     row = {"batch": batch, "new_tokens": new_tokens, "repeats": repeats, "methods": {}}
     for method in methods:
         seconds = common.median(times[method])
         row["methods"][method] = {
+            "spec": parse_method(method, new_tokens)[0] if not method.startswith("hf") else method,
             "median_s": seconds,
             "times_s": times[method],
             "tokens_per_s": batch * new_tokens / seconds,
-            "min_generated_tokens": generated[method],
-            "all_tokens_generated": generated[method] == new_tokens,
+            "time_to_first_token_s": first[method][0],
+            "kv_peak_bytes": found[method]["kv_peak_bytes"],
+            "kv_allocated_bytes": found[method]["kv_allocated_bytes"],
+            "min_generated_tokens": found[method]["generated"],
+            "all_tokens_generated": found[method]["generated"] == new_tokens,
         }
-    found = row["methods"]
-    if "full" in found and "hf" in found:
-        row["full_time_over_hf"] = found["full"]["median_s"] / found["hf"]["median_s"]
-    for method in methods:
-        if method.startswith("beacon") and "full" in found:
-            row[f"{method}_speedup_over_full"] = found["full"]["median_s"] / found[method]["median_s"]
     return row
 
 
-def decode_markdown(rows: list[dict], methods) -> str:
-    headers = ["batch", "new tokens", *[f"{m} tok/s" for m in methods], "full / HF time", "c=4 speedup",
-               "c=16 speedup", "all N generated"]
+def _ratio(row: dict, numerator: str, denominator: str) -> float | str:
+    """Tokens/s of `numerator` over `denominator` in this row (`-` when either did not run)."""
+    found = row["methods"]
+    if numerator not in found or denominator not in found:
+        return "-"
+    return found[numerator]["tokens_per_s"] / found[denominator]["tokens_per_s"]
+
+
+def _beacon_of(method: str) -> str:
+    """The beacon method a baseline is matched to, in the same mode: `knorm:@beacon:16+static` -> `beacon:16+static`."""
+    spec, _, mode = method.partition("+")
+    return spec.partition(":@")[2] + (f"+{mode}" if mode else "")
+
+
+def decode_markdown(rows: list[dict]) -> str:
+    """One table row per (case, method): tokens/s, ratios to full / the dynamic path / the matched beacons, TTFT, KV."""
+    headers = ["batch", "N", "method", "tok/s", "vs full", "vs dynamic", "vs matched beacons", "TTFT ms",
+               "KV peak MiB", "KV allocated MiB", "all N"]
     table = []
     for row in rows:
-        found = row["methods"]
-        table.append([
-            row["batch"], row["new_tokens"], *[found[m]["tokens_per_s"] for m in methods],
-            row.get("full_time_over_hf", "-"), row.get("beacon:4_speedup_over_full", "-"),
-            row.get("beacon:16_speedup_over_full", "-"),
-            "yes" if all(found[m]["all_tokens_generated"] for m in methods) else "NO",
-        ])
+        for method, figures in row["methods"].items():
+            spec, _, mode = method.partition("+")
+            matched = _ratio(row, method, _beacon_of(method)) if ":@" in method else "-"
+            table.append([
+                row["batch"], row["new_tokens"], method + (f" ({figures['spec']})" if ":@" in method else ""),
+                figures["tokens_per_s"], _ratio(row, method, "full"), _ratio(row, method, spec) if mode else "-",
+                matched, figures["time_to_first_token_s"] * 1e3, figures["kv_peak_bytes"] / 2**20,
+                figures["kv_allocated_bytes"] / 2**20, "yes" if figures["all_tokens_generated"] else "NO",
+            ])
     return common.md_table(headers, table)
 
 
@@ -129,6 +196,7 @@ def _split_model_time(model, tokenizer, prompts, method, new_tokens, device) -> 
     """Wall time of one call split into the model's forward passes and everything else (our loop, policy hooks,
     sampling, accounting). Wraps the model's `__call__` in a timer for this call only."""
     from breadcrumbs import generate
+    from breadcrumbs.policies import policy_from_spec
 
     spent = [0.0, 0]
     original = model.forward
@@ -145,7 +213,7 @@ def _split_model_time(model, tokenizer, prompts, method, new_tokens, device) -> 
     model.forward = forward
     try:
         seconds, out = common.timed(
-            lambda: generate(model, tokenizer, prompts, policy_for(method), max_new_tokens=new_tokens), device
+            lambda: generate(model, tokenizer, prompts, policy_from_spec(method), max_new_tokens=new_tokens), device
         )
     finally:
         del model.forward
@@ -158,10 +226,11 @@ def _split_model_time(model, tokenizer, prompts, method, new_tokens, device) -> 
 def _cprofile_top(model, tokenizer, prompts, method, new_tokens, limit=18) -> str:
     """Our functions and HF's mask/cache helpers by own time (cProfile; Python-level view)."""
     from breadcrumbs import generate
+    from breadcrumbs.policies import policy_from_spec
 
     profiler = cProfile.Profile()
     profiler.enable()
-    generate(model, tokenizer, prompts, policy_for(method), max_new_tokens=new_tokens)
+    generate(model, tokenizer, prompts, policy_from_spec(method), max_new_tokens=new_tokens)
     profiler.disable()
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
@@ -176,10 +245,11 @@ def _torch_profile_top(model, tokenizer, prompts, method, new_tokens, device, li
     from torch.profiler import ProfilerActivity, profile
 
     from breadcrumbs import generate
+    from breadcrumbs.policies import policy_from_spec
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities) as prof:
-        generate(model, tokenizer, prompts, policy_for(method), max_new_tokens=new_tokens)
+        generate(model, tokenizer, prompts, policy_from_spec(method), max_new_tokens=new_tokens)
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=key, row_limit=limit, max_name_column_width=48)
 
@@ -309,10 +379,35 @@ def profile_main(args, device, dtype) -> None:
     run.write(data, "\n".join(md), "Generation-loop profile")
 
 
+def shape_model(name: str, device: torch.device, dtype: torch.dtype, positions: int):
+    """A random-weight model of a real model's shape (`bench_train_memory.SHAPES`: its config, no weights), with the
+    char tokenizer and `<beacon>`, EOS unset and at least `positions` positions: speed depends on shapes only."""
+    from transformers import AutoModelForCausalLM
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    from bench_train_memory import SHAPES
+    from breadcrumbs.models import add_beacon, build_char_tokenizer
+
+    shape = dict(SHAPES[name])
+    shape["max_position_embeddings"] = max(shape.get("max_position_embeddings", 0), positions)
+    config = CONFIG_MAPPING[shape.pop("model_type")](**shape)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=dtype)
+    model, tokenizer = add_beacon(model, build_char_tokenizer())
+    tokenizer.eos_token = None
+    model.config.eos_token_id = model.generation_config.eos_token_id = None
+    return model.to(device).eval(), tokenizer
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common.add_common_arguments(parser)
-    parser.add_argument("--full", action="store_true", help="the whole grid: lengths {256,1k,4k} x batch {1,16,64}")
+    parser.add_argument("--full", action="store_true", help="the whole grid: lengths {1k,4k,16k} x batch {1,16,64}")
+    parser.add_argument("--gpu", type=int, nargs="?", const=-1, default=None, metavar="CASE",
+                        help="the GPU grid (GPU_GRID), or only its case number CASE (0-based)")
+    parser.add_argument("--shape", help="a real model's shape from bench_train_memory.SHAPES instead of --preset")
+    parser.add_argument("--warmup", action="store_true", help="one untimed call per method at each case's shape")
+    parser.add_argument("--name", default="decode", help="result file name under --out (default decode)")
     parser.add_argument("--profile", action="store_true", help="profile the generation loop instead")
     parser.add_argument("--compare-src", help="with --profile: an old `src` directory to compare against")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -322,24 +417,36 @@ def main(argv: list[str] | None = None) -> None:
     device, dtype = common.configure(args)
     if args.profile:
         return profile_main(args, device, dtype)
-    grid = FULL_GRID if args.full else QUICK_GRID if args.quick else DEFAULT_GRID
-    run = common.Run("decode", args, device)
-    model, tokenizer = common.bench_model(args.preset, device, dtype)
-    run_ours(model, tokenizer, common.make_prompts(tokenizer, 1), "full", 16, device)  # warm-up
-    run_hf(model, tokenizer, common.make_prompts(tokenizer, 1), 16, device)
+    if args.gpu is not None:
+        grid = GPU_GRID if args.gpu < 0 else [GPU_GRID[args.gpu]]
+    else:
+        grid = FULL_GRID if args.full else QUICK_GRID if args.quick else DEFAULT_GRID
+    run = common.Run(args.name, args, device)
+    positions = 2 * max(new_tokens for _, new_tokens, _ in grid) + 2 * common.PROMPT_TOKENS
+    if args.shape:
+        model, tokenizer = shape_model(args.shape, device, dtype, positions)
+    else:
+        model, tokenizer = common.bench_model(args.preset, device, dtype, max_positions=max(8192, positions))
+    for method in ("full", "hf"):  # warm-up
+        run_method(model, tokenizer, common.make_prompts(tokenizer, 1), method, 16, device)
+    model_name = f"shape `{args.shape}`" if args.shape else f"preset `{args.preset}` (Qwen2)"
     rows = []
-    for batch, new_tokens in grid:
-        repeats = args.repeats or (3 if batch * new_tokens <= 16 * 1024 else 2)
-        row = decode_case(model, tokenizer, device, batch, new_tokens, repeats)
+    for batch, new_tokens, methods in grid:
+        repeats = args.repeats or (2 if batch * new_tokens <= 16 * 1024 else 1)
+        row = decode_case(model, tokenizer, device, batch, new_tokens, repeats, methods, args.warmup)
         rows.append(row)
-        print(json.dumps({k: v for k, v in row.items() if k != "methods"}), flush=True)
-    md = ["Model: preset `%s` (Qwen2, untrained, %s), prompt %d tokens, greedy." % (
-        args.preset, args.dtype, common.PROMPT_TOKENS), "",
-        "Tokens/s = batch x new tokens / median wall time of the whole call. `full / HF time` < 1 means our "
-        "full-cache loop is faster than HF `generate`; `c=16 speedup` = full time / beacon time.", "",
-        decode_markdown(rows, METHODS)]
-    run.write({"grid": grid, "model_preset": args.preset, "dtype": args.dtype, "rows": rows}, "\n".join(md),
-              "Decode throughput")
+        print(json.dumps({"batch": batch, "new_tokens": new_tokens,
+                          "tokens_per_s": {m: round(f["tokens_per_s"]) for m, f in row["methods"].items()}}),
+              flush=True)
+        md = [f"Model: {model_name}, untrained, {args.dtype}, prompt {common.PROMPT_TOKENS} tokens, greedy.", "",
+              "Tokens/s = batch x N / median wall time of the whole call (prefill + decode). `vs full`: tokens/s "
+              "over our full cache (dynamic path); `vs dynamic`: a static/compiled method over the same spec on the "
+              "dynamic path; `vs matched beacons`: a baseline over the beacons whose peak it matches, same mode. "
+              "TTFT: one call with N = 1. KV peak: measured occupied entries, all rows (HF: its cache tensors); "
+              "KV allocated: the preallocated buffers.", "",
+              decode_markdown(rows)]
+        run.write({"grid": grid, "model": args.shape or args.preset, "dtype": args.dtype, "rows": rows},
+                  "\n".join(md), "Decode throughput")  # after every case: a stage cut short keeps what it measured
 
 
 if __name__ == "__main__":
