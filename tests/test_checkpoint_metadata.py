@@ -77,8 +77,9 @@ def test_record_of_a_range_a_window_and_the_student_steps_of_each_stage():
 
     record = training_record(ranged, get_task("countdown"), 1, 3)
     assert record.ratios == [2, 3, 4, 5] and record.sampling == "range" and record.served_as[0] == "beacon:2"
-    window = config_from_dict({"task": task_knobs, "beacon": {"ratios": [8], "layout": "window"}, "sft": {"steps": 1}})
-    assert training_record(window, get_task("countdown"), 1, 3).served_as == ["window:8"]
+    window = config_from_dict({"task": task_knobs, "beacon": {"windows": [8], "layout": "window"}, "sft": {"steps": 1}})
+    window_record = training_record(window, get_task("countdown"), 1, 3)
+    assert window_record.served_as == ["window:8"] and (window_record.ratios, window_record.windows) == ([], [8])
     rl = {"steps": 3, "batch_size": 4, "group_size": 2}
     joint = config_from_dict({"task": task_knobs, "sft": {"steps": 4, "student_start": 2}, "rl": rl})
     assert [student_steps(joint, n) for n in (1, 3, 4, 6, 7)] == [0, 1, 2, 4, 5]

@@ -7,8 +7,13 @@ import json
 
 import pytest
 
-from breadcrumbs.experiment import ARMS, Settings, plan, run_experiment
+from breadcrumbs.experiment import ARMS, Settings, fingerprints, plan, run_experiment
 from breadcrumbs.training import config_from_dict
+
+
+def test_the_teacher_fingerprint_is_unchanged():
+    """The recorded long run in experiments/countdown resumes from its teacher: its settings must not move."""
+    assert fingerprints(plan(Settings()), Settings())["teacher"] == "58466af11ca312c9"
 
 
 def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
@@ -28,7 +33,9 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     mixed = next(job for job in waves[1] if job.name == "mixed").config
     assert mixed["beacon"] == {"ratios": [2, 32], "sampling": "range"}
     window = next(job for wave in waves for job in wave if job.name == "window-joint-s0").config
-    assert window["beacon"]["layout"] == "window" and window["distill"] == arms["joint-s0"]["distill"]
+    assert window["beacon"] == {"windows": list(Settings().window_sizes), "layout": "window", "sampling": "choice"}
+    assert window["eval"]["windows"] == [Settings().window_sizes[-1]] and "ratios" not in window["eval"]
+    assert window["distill"] == arms["joint-s0"]["distill"]
     assert window["model"]["name"] == "@window" and window["time_budget_s"] == arms["joint-s0"]["time_budget_s"]
     sweep = next(job for job in waves[-1] if job.sweep)
     assert sweep.model_of == "joint-s0"

@@ -9,7 +9,8 @@ import json
 import pytest
 import yaml
 
-from breadcrumbs.beacon.layout import LaggedBeacons, student_views, view_label
+from breadcrumbs.beacon.layout import LaggedBeacons, student_views
+from breadcrumbs.beacon.spelling import view_name
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies import BeaconPolicy, policy_from_spec, student_policy
 from breadcrumbs.training import load_config
@@ -19,7 +20,7 @@ from breadcrumbs.training.trainer import Trainer
 def test_views_specs_and_labels():
     assert student_views("beacon", [4, 8], lag=2) == [LaggedBeacons(4, 2), LaggedBeacons(8, 2)]
     assert student_views("beacon", [4], lag=0) == [4]
-    assert view_label(LaggedBeacons(8, 2)) == "c8l2" and view_label(8) == "c8"
+    assert view_name(LaggedBeacons(8, 2)) == "c8-lag2" and view_name(8) == "c8"
     policy = policy_from_spec("beacon:8:lag=2")
     assert isinstance(policy, BeaconPolicy) and (policy.ratio, policy.lag) == (8, 2)
     assert policy.label == "beacon:8:lag=2" and policy_from_spec(policy.label).label == policy.label
@@ -65,7 +66,8 @@ checkpoint: {every: 100, keep: 1}
     (-1, "beacon", "'beacon.lag'"), (1, "window", "'beacon.lag' applies to beacon.layout: beacon only"),
 ])
 def test_bad_lag_in_config(tmp_path, lag, layout, message):
-    (tmp_path / "c.yaml").write_text(MICRO % (lag, layout))
+    config = MICRO.replace("ratios", "windows") if layout == "window" else MICRO  # `beacon.windows`: the window's sizes
+    (tmp_path / "c.yaml").write_text(config % (lag, layout))
     with pytest.raises(BreadcrumbsError, match=message):
         load_config(str(tmp_path / "c.yaml"))
 
@@ -76,7 +78,7 @@ def test_training_with_a_lag_logs_the_lagged_student(tmp_path):
     trainer.run()
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if r["kind"] == "eval"][-1]
-    assert "acc_c2l1" in final and "kv_peak_c2l1" in final
+    assert "acc_c2-lag1" in final and "kv_peak_c2-lag1" in final
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["beacon"]["lag"] == 1
 
 

@@ -41,7 +41,7 @@ def test_views_and_specs():
 
 def test_window_layout_trains_with_the_beacon_recipe(tmp_path):
     config = config_from_dict({
-        "model": {"name": "micro"}, "task": TASK, "beacon": {"ratios": [3], "layout": "window"},
+        "model": {"name": "micro"}, "task": TASK, "beacon": {"windows": [3], "layout": "window"},
         "sft": {"steps": 2, "batch_size": 4},
         "rl": {"steps": 1, "batch_size": 4, "group_size": 2, "max_new_tokens": 12},
         "eval": {"max_new_tokens": 12}, "checkpoint": {"every": 100},

@@ -87,7 +87,7 @@ def demo_config(task: str, seed: int = 0, micro: bool = False, layout: str = "be
             "model": {"name": settings["model"], "chat": chat},
             "task": {"name": task, "difficulty": settings["difficulty"], "style": settings["style"],
                      "eval_problems": 32},
-            "beacon": {"ratios": RATIOS if layout == "beacon" else WINDOW_SIZES, "layout": layout},
+            "beacon": {"layout": layout, **({"windows": WINDOW_SIZES} if layout == "window" else {"ratios": RATIOS})},
             "sft": settings["sft"],
             "rl": settings["rl"],
             "distill": {"mode": "joint", "weight": 1.0, "direction": "forward"},

@@ -11,3 +11,8 @@ class BreadcrumbsError(Exception):
 class BreadcrumbsWarning(UserWarning):
     """A setting that runs, but likely not as meant (a stage that never runs, a model used for what it never
     trained); the CLI prints it as one `warning:` line."""
+
+
+class BreadcrumbsDeprecationWarning(BreadcrumbsWarning, FutureWarning):
+    """A retired spelling that still works (an old config key): one `warning:` line naming the new spelling.
+    A `FutureWarning`, Python's deprecation category meant for end users, so it shows outside the CLI too."""

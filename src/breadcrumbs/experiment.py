@@ -45,6 +45,8 @@ from pathlib import Path
 
 import yaml
 
+from breadcrumbs.beacon.layout import LaggedBeacons
+from breadcrumbs.beacon.spelling import lagged, view_name, view_spec
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.experiment_plan import describe, remaining_s
 from breadcrumbs.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
@@ -157,9 +159,17 @@ def _sft(s: Settings, steps: int, student_weight: float, **extra) -> dict:
             "student_weight": student_weight, **extra}
 
 
-def _window_layout(s: Settings) -> dict:
-    """The `beacon` section of the trained window control: a student that keeps the last B tokens, B per sequence."""
-    return {"ratios": list(s.window_sizes), "layout": "window", "sampling": "choice"}
+def _windowed(config: dict, s: Settings, windows: list[int]) -> dict:
+    """`config` as the trained window control's: a student that keeps the last B tokens, B per sequence from
+    `window_sizes`, evaluated at `windows` (its sections replaced, so no beacon ratio is left to mean a window)."""
+    config["beacon"] = {"windows": list(s.window_sizes), "layout": "window", "sampling": "choice"}
+    config["eval"] = {**{key: value for key, value in config["eval"].items() if key != "ratios"}, "windows": windows}
+    return config
+
+
+def _tail(lag: int) -> LaggedBeacons:
+    """The view of a c = 8 student with a raw tail of `lag` closed windows (run `c8-lagL`, spec `beacon:8:lag=L`)."""
+    return LaggedBeacons(8, lag)
 
 
 def _lagged_layout(lag: int) -> dict:
@@ -173,9 +183,8 @@ def _arm(s: Settings, arm: str, seed: int, start: str = "mixed", beacon: dict | 
     rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
           "lr": s.rl_lr, "difficulty": s.rl_difficulty, **s.rl_update}
     budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": f"@{start}"}}
-    # held-out curve points: the student at c = 8 (the window control at its largest window)
-    ratios = [s.window_sizes[-1]] if start == "window" else [8]
-    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": ratios},
+    # held-out curve points: the student at c = 8 (the window control at its largest window, `_windowed`)
+    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": [8]},
                   "task": {"eval_problems": s.arm_dev_problems}}
     if arm == "sft":
         sft = _sft(s, 100_000, 1.0, lr=s.sft_more_lr, scheduler="constant", warmup_steps=0,
@@ -184,7 +193,8 @@ def _arm(s: Settings, arm: str, seed: int, start: str = "mixed", beacon: dict | 
     distill = {"joint": {"mode": "joint"}, "rl": {"mode": "off"}, "distill": {"mode": "two_stage", "steps": 100_000}}
     rl_section = dict(rl, steps=0) if arm == "distill" else rl
     layout = {"beacon": beacon} if beacon else {}
-    return _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every, **layout)
+    config = _train_config(s, seed, rl=rl_section, distill=distill[arm], **budget, **eval_every, **layout)
+    return _windowed(config, s, [s.window_sizes[-1]]) if start == "window" else config
 
 
 def plan(s: Settings) -> list[list[Job]]:
@@ -197,17 +207,19 @@ def plan(s: Settings) -> list[list[Job]]:
             Job("mixed", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0))),
             Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
                                     beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
-            Job("window", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
-                                        beacon=_window_layout(s), eval={"ratios": list(s.window_sizes)})),
+            Job("window", _windowed(_train_config(s, seed, model={"name": "@teacher"},
+                                                  sft=_sft(s, s.student_steps, 1.0)), s, list(s.window_sizes))),
         ] + [
-            Job(f"c8-lag{lag}", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
-                                              beacon=_lagged_layout(lag), eval={"ratios": [8]}))
+            Job(view_name(_tail(lag)), _train_config(s, seed, model={"name": "@teacher"},
+                                                     sft=_sft(s, s.student_steps, 1.0), beacon=_lagged_layout(lag),
+                                                     eval={"ratios": [8]}))
             for lag in s.lags
         ],
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
-        + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window", beacon=_window_layout(s)))]
+        + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))]
         # the raw-tail students distilled on the RL rollouts (against their cross-entropy warm start, `c8-lagL`)
-        + [Job(f"joint-lag{lag}-s{seed}", _arm(s, "joint", seed, start=f"c8-lag{lag}", beacon=_lagged_layout(lag)))
+        + [Job(f"{lagged('joint', lag)}-s{seed}",
+               _arm(s, "joint", seed, start=view_name(_tail(lag)), beacon=_lagged_layout(lag)))
            for lag in s.lags],
     ]
     final = f"joint-s{seed}"
@@ -227,10 +239,11 @@ def plan(s: Settings) -> list[list[Job]]:
         # baseline at its per-problem peak and mean KV (`report-c8-lagL/`: the cross-entropy warm start;
         # `report-joint-lagL/`: the same student after joint RL, distilled on the teacher's rollouts)
         job for lag in s.lags for job in (
-            Job(f"eval-c8-lag{lag}", model_of=f"c8-lag{lag}", methods=(f"beacon:8:lag={lag}",)),
-            Job(f"eval-c8-lag{lag}-matched", model_of=f"c8-lag{lag}", methods=_matched_at(f"beacon:8:lag={lag}")),
-            Job(f"eval-joint-lag{lag}-s{seed}", model_of=f"joint-lag{lag}-s{seed}",
-                methods=_matched_at(f"beacon:8:lag={lag}")),
+            Job(f"eval-{view_name(_tail(lag))}", model_of=view_name(_tail(lag)), methods=(view_spec(_tail(lag)),)),
+            Job(f"eval-{view_name(_tail(lag))}-matched", model_of=view_name(_tail(lag)),
+                methods=_matched_at(view_spec(_tail(lag)))),
+            Job(f"eval-{lagged('joint', lag)}-s{seed}", model_of=f"{lagged('joint', lag)}-s{seed}",
+                methods=_matched_at(view_spec(_tail(lag)))),
         )
     ])
     return waves
@@ -246,7 +259,8 @@ def _matched_at(beacon: str) -> tuple[str, ...]:
 def report_inputs(out: Path, s: Settings) -> list[Path]:
     """The results files the experiment's Pareto report is drawn from."""
     return [out / "results" / f"eval-joint-s{s.seeds[0]}.jsonl", out / "results" / "sweep" / "results.jsonl",
-            out / "results" / "eval-window.jsonl", *(out / "results" / f"eval-c8-lag{lag}.jsonl" for lag in s.lags)]
+            out / "results" / "eval-window.jsonl",
+            *(out / "results" / f"eval-{view_name(_tail(lag))}.jsonl" for lag in s.lags)]
 
 
 def _upstream(job: Job) -> str | None:
@@ -444,14 +458,16 @@ def run_experiment(
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
     for lag in s.lags:
-        write_report([out / "results" / f"eval-c8-lag{lag}-matched.jsonl"], out / f"report-c8-lag{lag}")
-        write_report([out / "results" / f"eval-joint-lag{lag}-s{s.seeds[0]}.jsonl"], out / f"report-joint-lag{lag}")
+        tail, joint = view_name(_tail(lag)), lagged("joint", lag)
+        write_report([out / "results" / f"eval-{tail}-matched.jsonl"], out / f"report-{tail}")
+        write_report([out / "results" / f"eval-{joint}-s{s.seeds[0]}.jsonl"], out / f"report-{joint}")
     write_ablation(out, s.seeds, ARMS)
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
                        "window control (after joint RL)": ("eval-window-full", "eval-window"),
-                       **{f"c8, eviction lag {lag} (warm start)": f"eval-c8-lag{lag}-matched" for lag in s.lags},
-                       **{f"c8, eviction lag {lag} (after joint RL)": f"eval-joint-lag{lag}-s{s.seeds[0]}"
+                       **{f"c8, eviction lag {lag} (warm start)": f"eval-{view_name(_tail(lag))}-matched"
+                          for lag in s.lags},
+                       **{f"c8, eviction lag {lag} (after joint RL)": f"eval-{lagged('joint', lag)}-s{s.seeds[0]}"
                           for lag in s.lags}})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))

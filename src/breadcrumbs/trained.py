@@ -1,7 +1,7 @@
 """What a checkpoint was trained for, and the defaults and warnings that follow from it.
 
 Every checkpoint the trainer saves records, in `config.json` under `breadcrumbs` (so `model.config.breadcrumbs`),
-the task and difficulty it was trained on, its student views (ratios, lag, layout, sampling) and how many steps
+the task and difficulty it was trained on, its student views (ratios or windows, lag, layout, sampling) and how many steps
 trained the student. `eval` and `sweep` draw problems at that difficulty when `--difficulty` is not given,
 `generate` defaults to the trained policy (the full cache when the beacons were never trained), and `evaluate`
 warns in one line per mismatch: problems at another difficulty or task, a beacon ratio (or window) never trained,
@@ -18,6 +18,8 @@ from pathlib import Path
 
 from transformers import PreTrainedModel
 
+from breadcrumbs.beacon.layout import student_views
+from breadcrumbs.beacon.spelling import upgrade_record, view_spec
 from breadcrumbs.errors import BreadcrumbsError
 
 METADATA_KEY = "breadcrumbs"
@@ -29,9 +31,10 @@ class TrainedFor:
 
     task: str
     difficulty: dict[str, int]  # knobs of the run's own evaluation problems (task.difficulty + eval.difficulty)
-    ratios: list[int]  # every ratio a training sequence could take (window sizes for layout `window`)
+    ratios: list[int]  # every beacon ratio a training sequence could take (empty for layout `window`)
     lag: int = 0
     layout: str = "beacon"  # beacon | window
+    windows: list[int] = field(default_factory=list)  # layout `window`: every window size a sequence could take
     sampling: str = "choice"  # how sequences took their ratio: choice (one of `ratios`) | range (log-uniform)
     student_steps: int = 0  # training steps with a student (beacon or window) loss; 0 = beacons never trained
     steps: int = 0  # training steps of the checkpoint
@@ -47,14 +50,14 @@ class TrainedFor:
         if not isinstance(data, dict) or "task" not in data or "ratios" not in data:
             raise BreadcrumbsError(f"config.json: '{METADATA_KEY}' is not a breadcrumbs training record: {data!r}")
         names = {item.name for item in dataclasses.fields(cls)}
+        data = upgrade_record(data)
         return cls(**{key: value for key, value in data.items() if key in names})
 
     @property
     def served_as(self) -> list[str]:
         """The policy specs of the trained student views (`beacon:4`, `beacon:8:lag=2`, `window:16`)."""
-        if self.layout == "window":
-            return [f"window:{size}" for size in self.ratios]
-        return [f"beacon:{ratio}" + (f":lag={self.lag}" if self.lag else "") for ratio in self.ratios]
+        sizes = self.windows if self.layout == "window" else self.ratios
+        return [view_spec(view) for view in student_views(self.layout, sizes, self.lag)]
 
     def trained_difficulties(self) -> list[dict[str, int]]:
         """Every difficulty the run drew problems at (evaluation and training stages)."""

@@ -17,7 +17,7 @@ stays raw for L more windows: a generated token or beacon of window w also sees 
 (and every earlier beacon). Incremental decoding feeds the beacon of window w, then evicts window w - L, so it holds
 the prompt, the beacons and at most L + 1 raw windows: a recent raw tail next to the compressed past.
 
-The trained **sliding-window control** (`SlidingWindow(B)` in place of a ratio) is the same machinery without
+The trained **sliding-window control** (`SlidingWindow(B)` in place of a ratio; config `beacon.windows`) is the same machinery without
 beacons: a generated token sees the prompt and the `B` most recent generated tokens (itself included), which is
 exactly what incremental decoding holds when it keeps the prompt plus `B` generated entries and evicts the oldest
 (`WindowPolicy`). Positions are those of the teacher layout (nothing extra is fed).
@@ -46,10 +46,6 @@ class SlidingWindow:
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise BreadcrumbsError(f"sliding window size must be an integer >= 1, got {self.size!r}")
 
-    @property
-    def label(self) -> str:
-        return f"w{self.size}"
-
 
 def check_lag(lag: int) -> int:
     """An eviction lag is a whole number of windows >= 0 (0: a window is evicted as soon as its beacon is fed)."""
@@ -70,20 +66,18 @@ class LaggedBeacons:
         if check_lag(self.lag) == 0:
             raise BreadcrumbsError("a lagged beacon view needs lag >= 1; lag 0 is the plain ratio")
 
-    @property
-    def label(self) -> str:
-        return f"c{self.ratio}l{self.lag}"
-
 
 # What one student row sees: a beacon ratio, lagged beacons, a sliding window, or None (the teacher: full causal
-# attention).
+# attention). The one layout object that the batch builder (hence the mask), `expected_peak_entries` and the
+# serving policy (`policies.student_policy`, `CachePolicy.view`) all take; `spelling.py` prints it.
 StudentView = int | LaggedBeacons | SlidingWindow | None
 STUDENT_LAYOUTS = ("beacon", "window")
 
 
 def student_views(layout: str, sizes: Sequence[int], lag: int = 0) -> list[int | LaggedBeacons | SlidingWindow]:
     """The student views a training config asks for: `beacon` -> the ratios themselves (`LaggedBeacons` when `lag`
-    > 0), `window` -> one `SlidingWindow(B)` per size (config keys `beacon.layout`, `beacon.lag`)."""
+    > 0), `window` -> one `SlidingWindow(B)` per size (config keys `beacon.layout`, `beacon.ratios` or
+    `beacon.windows`, `beacon.lag`)."""
     if layout not in STUDENT_LAYOUTS:
         raise BreadcrumbsError(f"student layout must be one of {', '.join(STUDENT_LAYOUTS)}, got {layout!r}")
     if layout == "window":
@@ -91,12 +85,6 @@ def student_views(layout: str, sizes: Sequence[int], lag: int = 0) -> list[int |
             raise BreadcrumbsError("beacon.lag applies to the beacon layout only; set it to 0 for layout: window")
         return [SlidingWindow(size) for size in sizes]
     return [LaggedBeacons(size, lag) for size in sizes] if check_lag(lag) else list(sizes)
-
-
-def view_label(view: int | LaggedBeacons | SlidingWindow) -> str:
-    """`c4` for beacons at ratio 4, `c4l2` with an eviction lag of 2, `w8` for a sliding window of 8 (metric names
-    in training logs)."""
-    return f"c{view}" if isinstance(view, int) else view.label
 
 
 def _ratio_and_lag(view: StudentView) -> tuple[int | None, int]:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.beacon.layout import beacons_fed, check_lag, check_ratio
+from breadcrumbs.beacon.layout import LaggedBeacons, beacons_fed, check_lag, check_ratio
+from breadcrumbs.beacon.spelling import family_lag, family_name, view_spec
 from breadcrumbs.models import beacon_token_id
 from breadcrumbs.policies.base import CachePolicy
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register, whole_number
@@ -52,17 +53,22 @@ class BeaconPolicy(CachePolicy):
         session.cache.drop_span(start, start + self.ratio)
 
     @property
+    def view(self) -> int | LaggedBeacons:
+        """The student layout this policy serves (`student_policy(view)` builds the policy back)."""
+        return LaggedBeacons(self.ratio, self.lag) if self.lag else self.ratio
+
+    @property
     def label(self) -> str:
-        return f"beacon:{self.ratio}" + (f":lag={self.lag}" if self.lag else "")
+        return view_spec(self.view)
 
     @property
     def family(self) -> str:
         """`beacon`; `beacon-lagL` with a raw tail (another method: its own curve and AUAC)."""
-        return f"beacon-lag{self.lag}" if self.lag else "beacon"
+        return family_name(self.lag)
 
 
 register(MethodFamily(
     "beacon", BeaconPolicy, whole_number, "Beacons (learned)", PlotStyle("#d62728", "o"), learned=True, argument="C",
-    variant_label=lambda family: f"Beacons + raw tail of {family.removeprefix('beacon-lag')} windows",
+    variant_label=lambda family: f"Beacons + raw tail of {family_lag(family)} windows",
     untrained_label="Beacons (untrained)",
 ))

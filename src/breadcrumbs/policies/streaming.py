@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from breadcrumbs.beacon.layout import SlidingWindow
+from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
 
@@ -43,6 +45,13 @@ class WindowPolicy(StreamingPolicy):
 
     def __init__(self, budget: int | BudgetMatch | None):
         super().__init__(budget, sinks=0)
+
+    @property
+    def view(self) -> SlidingWindow:
+        """The student layout this policy serves (`student_policy(view)` builds the policy back)."""
+        if not isinstance(self.budget, int):
+            raise BreadcrumbsError(f"{self.label} takes its window from another method; it serves no trained window")
+        return SlidingWindow(self.budget)
 
 
 register(MethodFamily(

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 
 from breadcrumbs import validation
+from breadcrumbs.beacon.layout import StudentView, student_views
+from breadcrumbs.beacon.spelling import upgrade_config
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.validation import Range
 
@@ -75,22 +77,35 @@ def build_task(config: TaskConfig):
 @dataclass
 class BeaconConfig:
     ratios: list = field(default_factory=lambda: [4])  # compression ratio(s) c; several = sampled per sequence
-    # beacon | window: `window` trains the sliding-window control instead of beacons (same recipe; each value in
-    # `ratios` is then a window of B generated entries; serve it with `window:B`; see docs/baselines.md)
+    # beacon | window: `window` trains the sliding-window control instead of beacons (same recipe, the sizes in
+    # `windows`; serve it with `window:B`; see docs/baselines.md)
     layout: str = "beacon"
-    # choice: each sequence takes one of `ratios`; range: `ratios` is [low, high] and each sequence draws an integer
-    # c in low..high with probability proportional to log((c+1)/c) (log-uniform), so one model serves every c there
+    # layout window only: window size(s) B (generated entries a token sees); several = sampled per sequence
+    windows: list = field(default_factory=list)
+    # choice: each sequence takes one of `ratios` (`windows`); range: they are [low, high] and each sequence draws
+    # an integer c in low..high with probability proportional to log((c+1)/c) (log-uniform), so one model serves
+    # every c there
     sampling: str = "choice"
     # windows a closed window stays raw before eviction (0: evicted when its beacon is fed, as in the paper); L > 0
     # keeps a raw tail of the L most recent windows next to the beacons; serve with `beacon:C:lag=L`
     lag: int = 0
 
+    @property
+    def sizes_key(self) -> str:
+        """The key of the sizes this layout trains: `windows` for layout window, `ratios` otherwise."""
+        return "windows" if self.layout == "window" else "ratios"
+
     def choices(self) -> tuple[list[int], list[float] | None]:
-        """(ratios a training sequence may take, their sampling weights; None = uniform)."""
+        """(sizes a training sequence may take, their sampling weights; None = uniform): ratios, or windows."""
+        sizes = getattr(self, self.sizes_key)
         if self.sampling == "range":
-            values = list(range(self.ratios[0], self.ratios[-1] + 1))
+            values = list(range(sizes[0], sizes[-1] + 1))
             return values, [math.log((c + 1) / c) for c in values]
-        return list(self.ratios), None
+        return list(sizes), None
+
+    def views(self, sizes: list[int]) -> list[StudentView]:
+        """The student views of `sizes` in this layout (ratios, `LaggedBeacons` with a lag, `SlidingWindow`s)."""
+        return student_views(self.layout, sizes, self.lag)
 
 
 @dataclass
@@ -167,6 +182,7 @@ class EvalConfig:
     max_new_tokens: int = 0  # 0 = rl.max_new_tokens
     batch_size: int = 64
     ratios: list = field(default_factory=list)  # student ratios to evaluate; empty = beacon.ratios
+    windows: list = field(default_factory=list)  # layout window: window sizes to evaluate; empty = beacon.windows
     difficulty: dict = field(default_factory=dict)  # knobs of the held-out (dev split) problems, on top of task.difficulty
 
 
@@ -208,6 +224,11 @@ class TrainConfig:
     @property
     def total_steps(self) -> int:
         return sum(steps for _, steps in self.stages())
+
+    def eval_views(self) -> list[StudentView]:
+        """The student views evaluated: `eval.ratios` (`eval.windows` for layout window), else the trained ones."""
+        key = self.beacon.sizes_key
+        return self.beacon.views(getattr(self.eval, key) or getattr(self.beacon, key))
 
 
 CHOICES = {
@@ -349,20 +370,7 @@ def validate(config: TrainConfig) -> TrainConfig:
             task.resolve_difficulty({**config.task.difficulty, **_get(config, key)})
         except BreadcrumbsError as err:
             raise BreadcrumbsError(f"config key '{key}': {err}") from None
-    if config.beacon.sampling == "range" and (len(config.beacon.ratios) != 2 or config.beacon.ratios[0] > config.beacon.ratios[1]):
-        raise BreadcrumbsError(
-            f"config key 'beacon.ratios' must be [low, high] with low <= high when beacon.sampling is range, "
-            f"got {config.beacon.ratios!r}"
-        )
-    for key in ("beacon.ratios", "eval.ratios"):
-        ratios = _get(config, key)
-        if key == "beacon.ratios" and not ratios:
-            raise BreadcrumbsError("config key 'beacon.ratios' is empty; give at least one ratio, e.g. [4]")
-        for ratio in ratios:
-            if type(ratio) is not int or ratio < 1:
-                raise BreadcrumbsError(
-                    f"config key '{key}' holds {ratio!r}; every compression ratio must be an integer >= 1"
-                )
+    _check_sizes(config)
     if config.beacon.lag and config.beacon.layout != "beacon":
         raise BreadcrumbsError("config key 'beacon.lag' applies to beacon.layout: beacon only; set it to 0")
     rl = config.rl
@@ -411,6 +419,33 @@ def validate(config: TrainConfig) -> TrainConfig:
     return config
 
 
+def _check_sizes(config: TrainConfig) -> None:
+    """The layout's sizes (`ratios`; `windows` for layout window) are given, whole and >= 1, and the other layout's
+    key is left alone (`beacon.ratios` at its default, unused, under layout window)."""
+    beacon = config.beacon
+    window = beacon.layout == "window"
+    key, what, example = ("windows", "window size", 16) if window else ("ratios", "compression ratio", 4)
+    sizes = getattr(beacon, key)
+    if beacon.sampling == "range" and (len(sizes) != 2 or sizes[0] > sizes[1]):
+        raise BreadcrumbsError(
+            f"config key 'beacon.{key}' must be [low, high] with low <= high when beacon.sampling is range, "
+            f"got {sizes!r}"
+        )
+    if not sizes:
+        raise BreadcrumbsError(f"config key 'beacon.{key}' is empty; give at least one {what}, e.g. [{example}]")
+    for name in (f"beacon.{key}", f"eval.{key}"):
+        for size in _get(config, name):
+            if type(size) is not int or size < 1:
+                raise BreadcrumbsError(f"config key '{name}' holds {size!r}; every {what} must be an integer >= 1")
+    other = ("beacon.ratios", "eval.ratios") if window else ("beacon.windows", "eval.windows")
+    changed = next((name for name in other if _get(config, name) != _get(TrainConfig(), name)), None)
+    if changed:
+        raise BreadcrumbsError(
+            f"config key '{changed}' does not apply to beacon.layout: {beacon.layout}; give its sizes as "
+            f"'{changed.split('.')[0]}.{key}'"
+        )
+
+
 def _parse_value(text: str) -> Any:
     try:
         return yaml.safe_load(text)
@@ -438,7 +473,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 def config_from_dict(data: dict | None) -> TrainConfig:
     """A validated TrainConfig from a nested dict (e.g. parsed YAML)."""
-    return validate(_build(TrainConfig, data or {}, ""))
+    return validate(_build(TrainConfig, upgrade_config(data or {}), ""))
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

@@ -49,8 +49,9 @@ def training_record(config: TrainConfig, task: Any, global_step: int, beacon_tok
     knobs = lambda stage: task.resolve_difficulty({**config.task.difficulty, **stage})  # noqa: E731
     stage_knobs = {"sft": config.sft.difficulty, "rl": config.rl.difficulty, "distill": config.rl.difficulty}
     beacon = config.beacon
+    sizes = {"ratios": [], "windows": [], beacon.sizes_key: beacon.choices()[0]}  # the sizes under their own key
     return TrainedFor(
-        task=config.task.name, difficulty=knobs(config.eval.difficulty), ratios=beacon.choices()[0], lag=beacon.lag,
+        task=config.task.name, difficulty=knobs(config.eval.difficulty), **sizes, lag=beacon.lag,
         layout=beacon.layout, sampling=beacon.sampling, student_steps=student_steps(config, global_step),
         steps=global_step, stage_difficulty={stage: knobs(stage_knobs[stage]) for stage, _ in config.stages()},
         beacon_token_id=beacon_token_id,

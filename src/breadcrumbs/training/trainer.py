@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from breadcrumbs.beacon.layout import student_views, view_label
+from breadcrumbs.beacon.spelling import view_name
 from breadcrumbs.chat import CHAT_MODES
 from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_temporaries
@@ -80,7 +80,7 @@ def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_siz
     rt.base.eval()
     prompts = [task.prompt(problem) for problem in problems]
     result = {}
-    for label, policy in [("full", FullCache())] + [(view_label(r), student_policy(r)) for r in ratios]:
+    for label, policy in [("full", FullCache())] + [(view_name(r), student_policy(r)) for r in ratios]:
         out = generate(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
         correct = task.score(problems, out.texts)[1]
         result[f"acc_{label}"] = sum(correct) / max(1, len(correct))
@@ -247,7 +247,7 @@ class Trainer:
 
             bar = tqdm(total=total, initial=global_step, desc="train", unit="step", dynamic_ncols=True)
         eval_problems = self.source.eval_problems()
-        eval_ratios = student_views(cfg.beacon.layout, cfg.eval.ratios or cfg.beacon.ratios, cfg.beacon.lag)
+        eval_ratios = cfg.eval_views()
         eval_tokens = cfg.eval.max_new_tokens or cfg.rl.max_new_tokens
         final = self.resume_from
         stage_start = 0
@@ -410,7 +410,7 @@ class Trainer:
             )
         choices, weights = cfg.beacon.choices()
         ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), len(problems),
+            cfg.beacon.views(choices), len(problems),
             derive_seed(cfg.seed, "sft-ratio", step), weights,
         )
         student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
@@ -457,7 +457,7 @@ class Trainer:
         problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
         choices, weights = cfg.beacon.choices()
         all_ratios = sample_ratios(
-            student_views(cfg.beacon.layout, choices, cfg.beacon.lag), rl.batch_size,
+            cfg.beacon.views(choices), rl.batch_size,
             derive_seed(cfg.seed, stage, "ratio", step), weights,
         )
         ratios = shard(all_ratios, rt.rank, rt.world)
