@@ -102,6 +102,9 @@ def test_untrained_beacons_are_labelled_untrained(evaluated, tmp_path):
     assert "Beacons (untrained)" in labels(records)  # the micro preset records no training
     trained = {"task": "countdown", "difficulty": {"k": 3}, "ratios": [4], "student_steps": 5, "steps": 5}
     assert "Beacons (learned)" in labels([{**row, "trained_for": trained} for row in records])
+    _, markdown = run([write(tmp_path / "trained.jsonl", [{**row, "trained_for": trained} for row in records])],
+                      tmp_path / "trained")
+    assert "trained on countdown k=3, ratios 4, 5 student steps of 5" in markdown
     assert "Beacons (untrained)" in labels([{**row, "trained_for": {**trained, "student_steps": 0}} for row in records])
     # a record from before `trained_for`: the checkpoint's config.json, when it is on disk, decides
     checkpoint = tmp_path / "ckpt"

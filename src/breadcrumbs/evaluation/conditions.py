@@ -117,9 +117,10 @@ def _model_line(model: dict) -> str:
     if record is None:
         trained = "records no breadcrumbs training (its beacons were never trained)"
     elif isinstance(record, dict):
-        trained = (f"trained on {record.get('task')} {knobs_text(record.get('difficulty') or {})}, ratios "
-                   f"{', '.join(str(r) for r in record.get('ratios', []))}, {record.get('student_steps', 0)} student "
-                   f"steps of {record.get('steps', 0)}")
+        views = ("windows", record["windows"]) if record.get("windows") else ("ratios", record.get("ratios", []))
+        trained = (f"trained on {record.get('task')} {knobs_text(record.get('difficulty') or {})}, {views[0]} "
+                   f"{', '.join(str(v) for v in views[1])}, {record.get('student_steps', 0)} student steps of "
+                   f"{record.get('steps', 0)}")
     else:
         trained = "training record unrecorded"
     return (f"`{model['model']}` ({', '.join(model['methods'])}): {trained}; dtype {model['dtype'] or UNRECORDED}, "
