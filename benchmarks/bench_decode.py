@@ -405,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true", help="the whole grid: lengths {1k,4k,16k} x batch {1,16,64}")
     parser.add_argument("--gpu", type=int, nargs="?", const=-1, default=None, metavar="CASE",
                         help="the GPU grid (GPU_GRID), or only its case number CASE (0-based)")
+    parser.add_argument("--case", action="append", metavar="BxN=M1,M2",
+                        help="run this case instead of a grid, e.g. 16x4096=full,beacon:16 (repeatable)")
     parser.add_argument("--shape", help="a real model's shape from bench_train_memory.SHAPES instead of --preset")
     parser.add_argument("--warmup", action="store_true", help="one untimed call per method at each case's shape")
     parser.add_argument("--name", default="decode", help="result file name under --out (default decode)")
@@ -417,7 +419,10 @@ def main(argv: list[str] | None = None) -> None:
     device, dtype = common.configure(args)
     if args.profile:
         return profile_main(args, device, dtype)
-    if args.gpu is not None:
+    if args.case:
+        grid = [(int(size.partition("x")[0]), int(size.partition("x")[2]), methods.split(","))
+                for size, _, methods in (case.partition("=") for case in args.case)]
+    elif args.gpu is not None:
         grid = GPU_GRID if args.gpu < 0 else [GPU_GRID[args.gpu]]
     else:
         grid = FULL_GRID if args.full else QUICK_GRID if args.quick else DEFAULT_GRID
