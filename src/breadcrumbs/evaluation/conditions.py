@@ -94,7 +94,7 @@ def describe(records: list[dict]) -> dict[str, dict]:
                 {"model": name, "methods": sorted({row["method"] for row in group}),
                  "trained_for": group[0].get("trained_for"),
                  "dtype": group[0].get("dtype"),
-                 "bytes_per_kv_entry": sum(r["peak_kv_bytes"] for r in group) / sum(r["peak_kv_entries"] for r in group)}
+                 "bytes_per_kv_entry": _bytes_per_entry(group)}
                 for name, group in sorted(models.items())
             ],
             "versions": sorted({str(row["version"]) for row in rows if row.get("version") is not None}),
@@ -123,8 +123,10 @@ def _model_line(model: dict) -> str:
                    f"{record.get('steps', 0)}")
     else:
         trained = "training record unrecorded"
+    per_entry = model["bytes_per_kv_entry"]
+    size = UNRECORDED if per_entry is None else f"{per_entry:,.0f} B"
     return (f"`{model['model']}` ({', '.join(model['methods'])}): {trained}; dtype {model['dtype'] or UNRECORDED}, "
-            f"{model['bytes_per_kv_entry']:,.0f} B per KV entry")
+            f"{size} per KV entry")
 
 
 def settings_table(panel: str, setting: dict) -> str:
@@ -147,3 +149,9 @@ def settings_table(panel: str, setting: dict) -> str:
     ]
     return "\n".join([f"### {panel}", "", "| setting | value |", "|---|---|",
                       *(f"| {name} | {value} |" for name, value in rows)])
+
+
+def _bytes_per_entry(rows: list[dict]) -> float | None:
+    """Bytes per KV entry over `rows` (None when they held no entry, e.g. zero-length records)."""
+    entries = sum(row["peak_kv_entries"] for row in rows)
+    return sum(row["peak_kv_bytes"] for row in rows) / entries if entries else None
