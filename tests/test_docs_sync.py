@@ -70,6 +70,7 @@ TINY_RL = ["--set", "rl.batch_size=4", "--set", "rl.group_size=2", "--set", "rl.
 # Commands this file runs, shrunk: command -> options appended.
 RUN = {
     "breadcrumbs tasks sample --task countdown --n 3 --trace search": [],
+    "breadcrumbs experiment countdown --plan": [],
     "breadcrumbs train --config configs/stargraph-tiny.yaml --out runs/sg": TINY_TRAIN,
     "breadcrumbs eval --model runs/sg/checkpoints/latest --task stargraph --n 200 --methods "
     "full,beacon:4,beacon:8,tova:@beacon:4,h2o:@beacon:8 --out results.jsonl": ["--n", "2", "--max-new-tokens", "8",
