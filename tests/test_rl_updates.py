@@ -64,6 +64,29 @@ def test_fork_policy_gradient_counts_exactly_the_forks():
     assert sums.values["fork_frac"][0] == sum(forks)
 
 
+def test_counted_norm_is_the_mean_over_the_moved_tokens():
+    """`rl.loss_norm: counted`: on-policy, the loss is -sum(advantage x fork) over the number of forks with a
+    non-zero advantage (expert iteration: the verified samples' forks), not over every generated token."""
+    model, tokenizer = build_preset_model("micro", seed=0)
+    model.eval()
+    task = get_task("countdown")
+    problems = task.generate(2, seed=3, **TASK["difficulty"])
+    rt = Runtime(model, model, tokenizer)
+    cfg = RLConfig(group_size=4, max_new_tokens=12, temperature=1.0, tokens="forks", loss_norm="counted")
+    rollouts = collect_rollouts(rt, task, problems, cfg, [4] * 8, seed=0)
+    rollouts.advantages = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
+    tokens = float(sum(len(c) for c in rollouts.completions))
+    loss, sums = rl_loss(rt, rollouts, cfg, DistillConfig(mode="off"), 1.0, 0.0, denominator=tokens)
+    forks = sums.values["fork_frac"][0]
+    counted = sums.values["counted_frac"][0]
+    pg_sum = sums.values["pg_loss"][0]
+    assert 0 < counted < forks  # some forks lie on rows of advantage 0
+    assert loss.item() == pytest.approx(pg_sum / counted, rel=1e-5)
+    token_loss, _ = rl_loss(rt, rollouts, RLConfig(group_size=4, max_new_tokens=12, tokens="forks"),
+                            DistillConfig(mode="off"), 1.0, 0.0, denominator=tokens)
+    assert token_loss.item() == pytest.approx(pg_sum / tokens, rel=1e-5)
+
+
 def test_anchor_cross_entropy_trains_during_rl(tmp_path):
     """Expert iteration of an untrained model finds no verified sample (zero advantages), so the anchor is the
     only gradient: its solver-trace loss must fall over the RL steps."""

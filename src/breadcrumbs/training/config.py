@@ -139,7 +139,9 @@ class RLConfig:
     clip_eps: float = 0.2  # clipped importance ratio: [1 - clip_eps, 1 + clip_eps_high]
     clip_eps_high: float = 0.0  # 0 = same as clip_eps
     kl_coef: float = 0.0  # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
-    loss_norm: str = "token"  # token: mean over all generated tokens | sequence: mean per sequence, then over sequences
+    # token: mean over all generated tokens | sequence: mean per sequence, then over sequences | counted: the policy
+    # gradient as a mean over the tokens it counts (non-zero advantage; forks under tokens: forks), the rest per token
+    loss_norm: str = "token"
     scale_rewards: bool = True  # divide group-centred rewards by the group std
     negative_weight: float = 1.0  # scale of negative advantages: 1 = GRPO, 0 = only samples better than their group
     format_reward: float = 0.0  # reward for a parsable but wrong answer
@@ -240,7 +242,7 @@ CHOICES = {
     "task.split": ("hash", "none"),
     "sft.scheduler": ("constant", "linear", "cosine"),
     "rl.scheduler": ("constant", "linear", "cosine"),
-    "rl.loss_norm": ("token", "sequence"),
+    "rl.loss_norm": ("token", "sequence", "counted"),
     "rl.algorithm": ("grpo", "expert_iteration"),
     "rl.tokens": ("all", "forks"),
     "distill.mode": ("joint", "two_stage", "off"),

@@ -160,8 +160,8 @@ def sequence_logprobs(rt: Runtime, model, rollouts: Rollouts, rl_cfg: RLConfig) 
 
 
 def _normalise(per_token: torch.Tensor, mask: torch.Tensor, how: str, denominator: float) -> torch.Tensor:
-    """Sum of a per-token term under `how` (token: over tokens; sequence: per-sequence means) over a global
-    denominator (all tokens, or all sequences, of this update across processes)."""
+    """Sum of a per-token term under `how` (token and counted: over tokens; sequence: per-sequence means) over a
+    global denominator (all tokens, or all sequences, of this update across processes)."""
     if how == "sequence":
         return (per_token.sum(1) / mask.sum(1).clamp(min=1)).sum() / denominator
     return per_token.sum() / denominator
@@ -180,7 +180,10 @@ def rl_loss(
 ) -> tuple[torch.Tensor, Sums]:
     """This process's share of the joint loss on `rollouts` (scaled for gradient averaging), and metric sums.
 
-    `denominator` is the global number of tokens (loss_norm token) or sequences (sequence) in this update.
+    `denominator` is the global number of tokens (loss_norm token, counted) or sequences (sequence) in this update.
+    Under `counted` the policy gradient of this forward is rescaled to a mean over the tokens it counts (non-zero
+    advantage, and a fork under `rl.tokens: forks`), so a term on 2% of the tokens is not 50x weaker than the
+    distillation KL and the anchor beside it.
     `old_logprobs` None means the rollouts were sampled from the current weights (ratio = 1 exactly).
     """
     rows = len(rollouts)
@@ -217,6 +220,10 @@ def rl_loss(
             sums.add("fork_frac", pg_mask.sum(), tokens)
         pg, clipped = grpo_token_loss(logprobs, old, advantages, pg_mask, rl_cfg.clip_eps, high)
         rl_term = pg
+        if how == "counted":  # the policy gradient as a mean over the tokens it moves
+            counted = pg_mask * (advantages != 0).float()[:, None]
+            rl_term = pg * (tokens / counted.sum().clamp(min=1))
+            sums.add("counted_frac", counted.sum(), tokens)
         if ref_logprobs is not None and rl_cfg.kl_coef > 0:
             ref = reference_kl(logprobs, ref_logprobs, mask)
             rl_term = rl_term + rl_cfg.kl_coef * ref

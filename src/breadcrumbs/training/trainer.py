@@ -479,7 +479,7 @@ class Trainer:
         old = scored(rt.model) if reuse and rl_weight else [[None] * len(part) for part in parts]
         ref = scored(reference) if reference is not None and rl_weight else [[None] * len(part) for part in parts]
         counts = rt.global_sum([
-            float(sum(len(c) for m in part for c in m.completions)) if rl.loss_norm == "token"
+            float(sum(len(c) for m in part for c in m.completions)) if rl.loss_norm != "sequence"
             else float(sum(len(m) for m in part))
             for part in parts
         ])

@@ -12,11 +12,12 @@ set -e
 SRC="$(cd "${SRC:?set SRC to a snapshot of src/}" && pwd)"
 START="${START:-experiments/countdown/runs/teacher/checkpoints/latest}"
 mkdir -p experiments/probes-rl-anchor
-rm -rf experiments/probes-rl-anchor/start && cp -r "$START/." experiments/probes-rl-anchor/start
-rm -f experiments/probes-rl-anchor/start/trainer_state.pt
+if [ ! -d experiments/probes-rl-anchor/start ]; then  # one copy of START for every arm (ARMS may come in turns)
+  cp -r "$START/." experiments/probes-rl-anchor/start && rm -f experiments/probes-rl-anchor/start/trainer_state.pt
+fi
 cp docs/experiments/countdown-probes/rl-anchor-forks/*.yaml experiments/probes-rl-anchor/
 cd experiments/probes-rl-anchor
-for arm in ei-forks-anchor sft-control; do
+for arm in ${ARMS:-ei-forks-anchor sft-control}; do
   (echo "$arm start $(date -u +%FT%TZ) code $(cat "$SRC/COMMIT")"; OMP_NUM_THREADS=1 PYTHONPATH="$SRC/src" python -m breadcrumbs train --config $arm.yaml --out $arm --quiet > $arm.log 2>&1; echo "$arm end $(date -u +%FT%TZ) rc=$?") >> times.log &
 done
 wait
