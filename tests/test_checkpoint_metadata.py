@@ -164,8 +164,9 @@ def test_eval_defaults_to_the_trained_difficulty_and_warns_on_mismatches(capsys,
     code, _, err = run(capsys, *common, "--methods", "beacon:8", "--difficulty", "k=4", "--out", tmp_path / "b.jsonl")
     lines = warnings_in(err)
     assert code == 0 and len(lines) == 2, err
-    assert "differs from this model's training: k=4 (trained 3), max_number=20 (trained 6), max_target=100 " \
-        "(trained 20);" in lines[0]
+    assert "differs from this model's training: k=4 (trained 3);" in lines[0]  # the other knobs stay trained
+    records = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+    assert records and all(r["difficulty"] == {**TRAINED, "k": 4} for r in records)
     assert "beacon:8 never trained: this model was trained for beacon:2, beacon:4" in lines[1]
     first = trained / "checkpoints" / "step-1"  # the student had not joined yet
     code, _, err = run(capsys, "eval", "--model", first, "--task", "countdown", "--n", "1", "--max-new-tokens", "2",

@@ -88,10 +88,11 @@ def read_trained_for(name_or_path: str) -> TrainedFor | None:
 
 
 def default_difficulty(record: TrainedFor | None, task: str, given: dict[str, int]) -> dict[str, int]:
-    """The knobs to draw `task`'s problems at: `given` when any, else the trained difficulty (same task only)."""
-    if given or record is None or record.task != task:
+    """The knobs to draw `task`'s problems at: the trained difficulty (same task only) with `given` on top, as a
+    config's `eval.difficulty` sits on top of `task.difficulty` (`--difficulty backtracks=2` changes one knob)."""
+    if record is None or record.task != task:
         return dict(given)
-    return dict(record.difficulty)
+    return {**record.difficulty, **given}
 
 
 def default_policy(model: PreTrainedModel) -> tuple[str, str | None]:
