@@ -167,6 +167,10 @@ class DistillConfig:
     # student rows, each in groups of similar width (2.7x faster joint update on long traces, train_step_long.md)
     fused_forward: bool = False
     steps: int = 0  # two_stage only: distillation steps on the final policy's rollouts
+    # two_stage only: self = the distillation stage samples from, and takes its targets from, the model it trains
+    # (the paper's shared weights) | frozen = from a frozen copy of the model at the start of the stage (a pretrained
+    # teacher that must stay as it is); the backward then covers the student rows alone
+    teacher: str = "self"
 
 
 @dataclass
@@ -248,6 +252,7 @@ CHOICES = {
     "distill.mode": ("joint", "two_stage", "off"),
     "distill.direction": ("forward", "reverse"),
     "distill.schedule": ("constant", "linear_warmup"),
+    "distill.teacher": ("self", "frozen"),
     "beacon.sampling": ("choice", "range"),
     "mixed_precision": ("no", "bf16", "fp16"),
 }
@@ -411,6 +416,11 @@ def validate(config: TrainConfig) -> TrainConfig:
     if config.distill.mode == "two_stage" and config.distill.steps == 0:
         raise BreadcrumbsError(
             "config key 'distill.steps' is 0 but distill.mode is two_stage; set distill.steps > 0 or mode: joint"
+        )
+    if config.distill.teacher == "frozen" and config.distill.mode != "two_stage":
+        raise BreadcrumbsError(
+            "config key 'distill.teacher' is frozen but distill.mode is not two_stage: a frozen teacher belongs to "
+            "the distillation stage (rl.steps may be 0); set distill.mode: two_stage and distill.steps > 0"
         )
     if config.distill.mode != "two_stage" and config.distill.steps > 0:
         raise BreadcrumbsError(

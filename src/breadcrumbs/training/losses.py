@@ -69,6 +69,7 @@ class TokenScorer(torch.nn.Module):
         paired: bool = False,
         teacher_hidden: torch.Tensor | None = None,
         keep_hidden: bool = False,
+        teacher_head: torch.nn.Module | None = None,
     ) -> dict[str, torch.Tensor]:
         """`[R, N]` terms for the completion tokens of `batch` (zero off `completion_mask`).
 
@@ -76,6 +77,7 @@ class TokenScorer(torch.nn.Module):
         `teacher_hidden` given): rows are students and the teacher is the first half of the batch (`paired`) or
         `teacher_hidden` (`[R, N, H]` from an earlier forward); the terms are then the teacher's, plus `kl` and
         `student_argmax`. `keep_hidden` also returns the final hidden states at the predicting positions.
+        `teacher_head` projects `teacher_hidden` when it came from another model (a frozen teacher).
         """
         hidden = self.lm.base_model(
             input_ids=batch.input_ids, attention_mask=attention_mask_for(self.lm, batch),
@@ -89,7 +91,7 @@ class TokenScorer(torch.nn.Module):
             hidden, student, ids, mask = hidden[:rows], hidden[rows:], ids[:rows], mask[:rows]
         elif teacher_hidden is not None:
             hidden, student = teacher_hidden, hidden
-        terms = head_terms(self.lm.get_output_embeddings(), hidden, ids, mask, options, student)
+        terms = head_terms(self.lm.get_output_embeddings(), hidden, ids, mask, options, student, teacher_head)
         if keep_hidden:
             terms["hidden"] = hidden
         return terms
@@ -102,9 +104,11 @@ def head_terms(
     mask: torch.Tensor,
     options: HeadOptions,
     student: torch.Tensor | None = None,
+    teacher_head: torch.nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-token terms from final hidden states `[R, N, H]`, computed over the masked positions in chunks of
-    `options.chunk_tokens`: no `[R, N, V]` tensor is ever built (beyond one chunk's rows)."""
+    `options.chunk_tokens`: no `[R, N, V]` tensor is ever built (beyond one chunk's rows). `hidden` goes through
+    `teacher_head` when given (a frozen teacher's), `student` through `head`."""
     rows, width = token_ids.shape
     where = mask.flatten().nonzero().squeeze(1)
     flat = lambda x: x.flatten(0, 1)[where]  # noqa: E731
@@ -113,7 +117,7 @@ def head_terms(
     if options.banned_ids:
         banned = torch.zeros(head.weight.shape[0], dtype=torch.bool, device=hidden.device)
         banned[list(options.banned_ids)] = True
-    compute = lambda *chunk: _chunk_terms(head, options, banned, *chunk)  # noqa: E731
+    compute = lambda *chunk: _chunk_terms(head, teacher_head or head, options, banned, *chunk)  # noqa: E731
     size = options.chunk_tokens or max(len(where), 1)
     parts = []
     for start in range(0, len(where), size):
@@ -135,6 +139,7 @@ def head_terms(
 
 def _chunk_terms(
     head: torch.nn.Module,
+    teacher_head: torch.nn.Module,
     options: HeadOptions,
     banned: torch.Tensor | None,
     hidden: torch.Tensor,
@@ -142,7 +147,7 @@ def _chunk_terms(
     student: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The terms of one chunk of `n` positions: `[n, V]` logits live only inside this function."""
-    logits = head(hidden).float()
+    logits = teacher_head(hidden).float()
     policy = logits if banned is None else logits.masked_fill(banned, float("-inf"))
     policy = torch.log_softmax(policy / options.temperature, dim=-1)
     terms = {"logprob": policy.gather(-1, token_ids[:, None]).squeeze(-1)}

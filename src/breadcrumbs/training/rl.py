@@ -68,19 +68,22 @@ def collect_rollouts(
     cfg: RLConfig,
     ratios: Sequence[int],
     seed: int,
+    model=None,
 ) -> Rollouts:
-    """Sample `cfg.group_size` completions per problem with the full cache and score them."""
+    """Sample `cfg.group_size` completions per problem with the full cache and score them; from `model` (a causal
+    LM, e.g. a frozen teacher) when given, else from the model being trained."""
     rows = [problem for problem in problems for _ in range(cfg.group_size)]
     prompts = encode_prompts(rt.tokenizer, task, rows)
-    was_training = rt.base.training
-    rt.base.eval()
+    sampler = rt.base if model is None else model
+    was_training = sampler.training
+    sampler.eval()
     started = time.perf_counter()
     output = generate(
-        rt.base, rt.tokenizer, prompts, policy=FullCache(), max_new_tokens=cfg.max_new_tokens,
+        sampler, rt.tokenizer, prompts, policy=FullCache(), max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature, top_p=cfg.top_p, seed=seed,
     )
     elapsed = time.perf_counter() - started
-    rt.base.train(was_training)
+    sampler.train(was_training)
     scores, verified = task.score(rows, output.texts, cfg.format_reward, cfg.trace_penalty)  # once per batch
     rewards = torch.tensor(scores, dtype=torch.float32)
     correct = torch.tensor(verified, dtype=torch.bool)
@@ -130,11 +133,13 @@ def score(
     model=None,
     teacher_hidden: torch.Tensor | None = None,
     keep_hidden: bool = False,
+    teacher_head: torch.nn.Module | None = None,
 ) -> dict[str, torch.Tensor]:
     """The `TokenScorer` terms of every row of `rollouts` in the layout `views` (None: the teacher's), `[R, N]`
     (`hidden`: `[R, N, H]`), from one forward per group of rows of similar width (`width_groups`): rollouts of
     300 and 600 tokens, or students at c = 2 and c = 32, are not padded to the longest row of the whole batch.
-    `model` defaults to `rt.model`; `teacher_hidden` pairs each row with its teacher (see `TokenScorer`)."""
+    `model` defaults to `rt.model`; `teacher_hidden` pairs each row with its teacher (see `TokenScorer`), projected
+    by `teacher_head` when it came from another model."""
     model = rt.model if model is None else model
     views = list(views) if views is not None else [None] * len(rollouts)
     width = max(len(c) for c in rollouts.completions)
@@ -145,7 +150,7 @@ def score(
         batch = layout_batch(pick(rollouts.prompts), pick(rollouts.completions), pick(views), rt.beacon_id,
                              rt.pad_id, rt.device)
         paired = None if teacher_hidden is None else teacher_hidden[group, : batch.completion_ids.shape[1]]
-        parts.append(model(batch, options, teacher_hidden=paired, keep_hidden=keep_hidden))
+        parts.append(model(batch, options, teacher_hidden=paired, keep_hidden=keep_hidden, teacher_head=teacher_head))
         order += group
     inverse = torch.argsort(torch.tensor(order, device=rt.device))
     pad = lambda x: torch.nn.functional.pad(x, (0, 0) * (x.dim() - 2) + (0, width - x.shape[1]))  # noqa: E731
@@ -177,6 +182,7 @@ def rl_loss(
     denominator: float,
     old_logprobs: torch.Tensor | None = None,
     ref_logprobs: torch.Tensor | None = None,
+    teacher=None,
 ) -> tuple[torch.Tensor, Sums]:
     """This process's share of the joint loss on `rollouts` (scaled for gradient averaging), and metric sums.
 
@@ -185,6 +191,8 @@ def rl_loss(
     advantage, and a fork under `rl.tokens: forks`), so a term on 2% of the tokens is not 50x weaker than the
     distillation KL and the anchor beside it.
     `old_logprobs` None means the rollouts were sampled from the current weights (ratio = 1 exactly).
+    `teacher` (a frozen `TokenScorer`, `distill.teacher: frozen`) scores the teacher rows without gradient; only
+    the student rows of the trained model then enter the backward.
     """
     rows = len(rollouts)
     distill = distill_weight > 0
@@ -192,7 +200,13 @@ def rl_loss(
     options = rt.head_options(rl_cfg.temperature, distill_cfg)
     sums = Sums()
     with rt.autocast():
-        if distill and distill_cfg.fused_forward and teacher_needs_grad:
+        if teacher is not None:
+            with torch.no_grad():
+                terms = score(rt, rollouts, None, options, model=teacher, keep_hidden=True)
+            paired = score(rt, rollouts, rollouts.ratios, options, teacher_hidden=terms["hidden"],
+                           teacher_head=teacher.lm.get_output_embeddings())
+            terms.update(kl=paired["kl"], student_argmax=paired["student_argmax"])
+        elif distill and distill_cfg.fused_forward and teacher_needs_grad:
             batch = layout_batch(
                 rollouts.prompts * 2, rollouts.completions * 2, [None] * rows + rollouts.ratios, rt.beacon_id,
                 rt.pad_id, rt.device,

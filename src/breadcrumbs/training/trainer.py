@@ -266,7 +266,8 @@ class Trainer:
                 scheduler.load_state_dict(state["scheduler"])
                 if acc.process_index == 0:
                     set_rng_state(state["rng"])
-            reference = self._reference(rt, first) if stage == "rl" and cfg.rl.kl_coef > 0 else None
+            frozen = stage == "distill" and cfg.distill.teacher == "frozen"
+            reference = self._reference(rt, first) if stage == "rl" and cfg.rl.kl_coef > 0 or frozen else None
             resumed_here = self.resume_from is not None and global_step == resumed_step
             starts_run = cfg.eval.every and global_step == 0  # periodic evaluation: record the starting point
             if (stage == "rl" or starts_run) and first == 0 and last_eval_step != global_step and not resumed_here:
@@ -323,8 +324,8 @@ class Trainer:
         return final
 
     def _reference(self, rt: Runtime, first: int) -> TokenScorer:
-        """The frozen reference for the KL penalty: the model at the start of RL, saved once in `reference/` and
-        loaded from there (also on resume)."""
+        """The frozen model at the start of this stage (RL: the reference of the KL penalty; distillation with
+        `distill.teacher: frozen`: the teacher), saved once in `reference/` and loaded from there (also on resume)."""
         path = self.run_dir / "reference"
         model = rt.base
         if first == 0 or not (path / "config.json").is_file():
@@ -461,9 +462,11 @@ class Trainer:
             derive_seed(cfg.seed, stage, "ratio", step), weights,
         )
         ratios = shard(all_ratios, rt.rank, rt.world)
+        teacher = reference if stage == "distill" else None  # distill.teacher: frozen
         with rt.full_weights():
             rollouts = collect_rollouts(
-                rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank)
+                rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank),
+                model=None if teacher is None else teacher.lm,
             )
         rl_weight = 1.0 if stage == "rl" else 0.0
         distill_weight = distill_weight_at(cfg, stage, step)
@@ -495,7 +498,8 @@ class Trainer:
                     sums.add("anchor_ce", *traces.values["ce_teacher"])
                 for i, micro in enumerate(part):
                     loss, micro_sums = rl_loss(
-                        rt, micro, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp[i], ref_lp[i]
+                        rt, micro, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp[i], ref_lp[i],
+                        teacher,
                     )
                     rt.backward(loss, sync=i + 1 == len(part))
                     sums.merge(micro_sums)
