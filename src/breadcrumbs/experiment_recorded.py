@@ -14,25 +14,17 @@ from __future__ import annotations
 import datetime
 import json
 import shutil
-import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.files import atomic_write
+from breadcrumbs.provenance import commit
 
 RECORD_FILE = "RECORD.json"
 RECORDED_DIR = "recorded"  # runs/NAME/recorded/: an adopted model (no trainer state: it is not resumed, only used)
 MODEL_FILES = ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
                "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
-
-
-def _commit() -> str:
-    try:
-        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
-    except OSError:
-        return "unknown"
-    return found.stdout.strip() or "unknown"
 
 
 def record_models(
@@ -61,7 +53,7 @@ def record_models(
         record = {
             "job": name, "fingerprint": fingerprints[name],
             "wall_s": float((out / "done" / name).read_text().strip() or 0),
-            "recorded": datetime.date.today().isoformat(), "commit": _commit(), "command": command,
+            "recorded": datetime.date.today().isoformat(), "commit": commit() or "unknown", "command": command,
         }
         atomic_write(staging / RECORD_FILE, json.dumps(record, indent=2) + "\n")
         shutil.rmtree(folder, ignore_errors=True)
