@@ -19,7 +19,7 @@ def test_the_teacher_fingerprint_is_unchanged():
 def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     waves = plan(Settings())
     names = [job.name for wave in waves for job in wave]
-    assert names[:3] == ["teacher", "mixed", "c8"] and len(names) == len(set(names))
+    assert names[:3] == ["teacher", "mixed", "c8-lag2"] and len(names) == len(set(names))
     for job in (job for wave in waves for job in wave if job.config):
         config = dict(job.config, model={"name": "tiny"})  # '@run' names resolve to checkpoints at run time
         config_from_dict(config)
@@ -48,6 +48,18 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     assert tail["rl"] == arms["joint-s0"]["rl"] and tail["distill"] == {"mode": "joint"}
     assert arms["joint-s0"]["rl"]["algorithm"] == Settings().rl_update["algorithm"]
     assert "eval-joint-lag2-s0" in {job.name for job in waves[-1]}
+    # the RL goal's measurement: every arm's teacher and the warm start on test problems of the RL difficulty
+    from breadcrumbs.experiment import _evaluation_options
+
+    s = Settings()
+    on_rl = {job.name: job for job in waves[-1] if job.on_rl_difficulty}
+    assert set(on_rl) == {"eval-rl-mixed", *(f"eval-rl-{arm}-s{seed}" for arm in ARMS for seed in s.seeds)}
+    options = _evaluation_options(on_rl["eval-rl-joint-s1"], s)
+    assert options[options.index("--max-new-tokens") + 1] == str(s.rl_eval_max_new_tokens)
+    assert "max_number=30" in options and "max_number=20" not in options and "echo=1" in options
+    plain = _evaluation_options(next(job for job in waves[-1] if job.name == "eval-c8"), s)
+    assert "max_number=20" in plain and plain[plain.index("--max-new-tokens") + 1] == str(s.max_new_tokens)
+    assert arms["rl-s0"]["eval"]["max_new_tokens"] == s.rl_eval_max_new_tokens
 
 
 @pytest.mark.slow
@@ -57,6 +69,7 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
         assert (out / name).stat().st_size > 0, name
     table = (out / "ablation.md").read_text()
     assert all(f"| {arm} | 1 |" in table for arm in ARMS)
+    assert "RL difficulty" in table and table.count("% [") >= len(ARMS) + 1  # each arm's test CI and the start's
     record = json.loads((out / "experiment.json").read_text())
     assert {"teacher", "mixed", "c8", "window", "window-joint-s0", "joint-s0", "sweep"} <= set(record["wall_s"])
     report = (out / "report" / "report.md").read_text()
@@ -86,7 +99,7 @@ def test_countdown_long_config_is_the_experiments_main_line():
     assert config.sft.student_start == s.teacher_steps and config.sft.steps == s.teacher_steps + s.student_steps
     assert (config.sft.lr, config.sft.batch_size, config.rl.lr) == (s.sft_lr, s.sft_batch, s.rl_lr)
     assert (config.rl.batch_size, config.rl.group_size, config.rl.max_new_tokens) == (
-        s.rl_batch, s.group_size, s.max_new_tokens)
+        s.rl_batch, s.group_size, s.rl_max_new_tokens)
     assert {key: getattr(config.rl, key) for key in s.rl_update} == s.rl_update
 
 

@@ -67,19 +67,23 @@ class Settings:
 
     difficulty: dict = field(default_factory=lambda: {"k": 3, "max_number": 20, "max_target": 100,
                                                       "backtracks": 1, "order": 1, "echo": 1})
-    rl_difficulty: dict = field(default_factory=lambda: {"backtracks": 2})
+    # the RL difficulty: numbers up to 30, where the recorded teacher scores 31.2% (backtracks 2 is too easy: 82.8%)
+    rl_difficulty: dict = field(default_factory=lambda: {"max_number": 30})
     model: str = "tiny"
     teacher_steps: int = 3000
     student_steps: int = 1000
     sft_batch: int = 16
     sft_lr: float = 2e-3
-    rl_batch: int = 32
+    rl_batch: int = 64
     group_size: int = 8
-    rl_lr: float = 5e-4
-    # the RL update of every arm (docs/training.md, "RL updates"): expert iteration on the forks of verified samples
-    # with a solver-trace anchor at the warm start's difficulty (docs/experiments/countdown.md, "RL")
-    rl_update: dict = field(default_factory=lambda: {"algorithm": "expert_iteration", "tokens": "forks",
+    rl_lr: float = 5e-5
+    # the RL update of every arm (docs/training.md, "RL updates"): GRPO on the forks (tokens off the greedy path),
+    # their mean (`counted`), with a solver-trace anchor at the warm start's difficulty; the probe that chose it:
+    # docs/experiments/countdown-probes/rl-anchor-forks/ (docs/experiments/countdown.md, "RL")
+    rl_update: dict = field(default_factory=lambda: {"algorithm": "grpo", "loss_norm": "counted", "tokens": "forks",
                                                      "anchor_weight": 1.0, "anchor_batch": 16, "temperature": 1.0})
+    rl_max_new_tokens: int = 800  # rollouts on the RL difficulty (the teacher's greedy traces there: ~520 tokens)
+    rl_eval_max_new_tokens: int = 900  # held-out evaluations on the RL difficulty
     sft_more_lr: float = 5e-4  # the `sft` arm: the warm start continued at a constant rate
     arm_minutes: float = 40.0  # each RL arm's training wall time (the RL goal's budget)
     max_new_tokens: int = 600
@@ -121,7 +125,8 @@ class Settings:
     def micro(cls) -> Settings:
         """Seconds instead of an hour: the same code path for CI."""
         return cls(model="micro", teacher_steps=2, student_steps=2, sft_batch=4, rl_batch=4, group_size=2,
-                   arm_minutes=0.01, max_new_tokens=24, dev_problems=2, arm_dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
+                   arm_minutes=0.01, max_new_tokens=24, rl_max_new_tokens=24,
+                   rl_eval_max_new_tokens=24, dev_problems=2, arm_dev_problems=2, eval_every=1, test_problems=3, seeds=(0,),
                    budgets=(8,), window_sizes=(8,), sweep_dev_problems=2, lags=(1,))
 
 
@@ -135,6 +140,7 @@ class Job:
     model_of: str | None = None
     methods: tuple = ()
     sweep: bool = False
+    on_rl_difficulty: bool = False  # an evaluation on the RL difficulty (the RL goal's), not the training one
 
 
 def _train_config(s: Settings, seed: int, **sections) -> dict:
@@ -180,11 +186,12 @@ def _lagged_layout(lag: int) -> dict:
 def _arm(s: Settings, arm: str, seed: int, start: str = "mixed", beacon: dict | None = None) -> dict:
     """The config of one ablation arm: the same start (`start`, its students' `beacon` section when it is not the
     mixed model's), the same wall time, one training signal each."""
-    rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size, "max_new_tokens": s.max_new_tokens,
-          "lr": s.rl_lr, "difficulty": s.rl_difficulty, **s.rl_update}
+    rl = {"steps": 100_000, "batch_size": s.rl_batch, "group_size": s.group_size,
+          "max_new_tokens": s.rl_max_new_tokens, "lr": s.rl_lr, "difficulty": s.rl_difficulty, **s.rl_update}
     budget = {"time_budget_s": 60 * s.arm_minutes, "model": {"name": f"@{start}"}}
     # held-out curve points: the student at c = 8 (the window control at its largest window, `_windowed`)
-    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": [8]},
+    eval_every = {"eval": {"every": s.eval_every, "difficulty": s.rl_difficulty, "ratios": [8],
+                           "max_new_tokens": s.rl_eval_max_new_tokens},
                   "task": {"eval_problems": s.arm_dev_problems}}
     if arm == "sft":
         sft = _sft(s, 100_000, 1.0, lr=s.sft_more_lr, scheduler="constant", warmup_steps=0,
@@ -203,17 +210,17 @@ def plan(s: Settings) -> list[list[Job]]:
     waves = [
         [Job("teacher", _train_config(s, seed, sft=_sft(s, s.teacher_steps, 0.0),
                                            beacon={"ratios": [8], "sampling": "choice"}))],
-        [
-            Job("mixed", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0))),
-            Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
-                                    beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
-            Job("window", _windowed(_train_config(s, seed, model={"name": "@teacher"},
-                                                  sft=_sft(s, s.student_steps, 1.0)), s, list(s.window_sizes))),
-        ] + [
+        # the RL arms' warm starts first (`mixed`, `c8-lagL`), so that a session that runs two jobs can record them
+        [Job("mixed", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0)))] + [
             Job(view_name(_tail(lag)), _train_config(s, seed, model={"name": "@teacher"},
                                                      sft=_sft(s, s.student_steps, 1.0), beacon=_lagged_layout(lag),
                                                      eval={"ratios": [8]}))
             for lag in s.lags
+        ] + [
+            Job("c8", _train_config(s, seed, model={"name": "@teacher"}, sft=_sft(s, s.student_steps, 1.0),
+                                    beacon={"ratios": [8], "sampling": "choice"}, eval={"ratios": [8]})),
+            Job("window", _windowed(_train_config(s, seed, model={"name": "@teacher"},
+                                                  sft=_sft(s, s.student_steps, 1.0)), s, list(s.window_sizes))),
         ],
         [Job(f"{arm}-s{seed_}", _arm(s, arm, seed_)) for seed_ in s.seeds for arm in ARMS]
         + [Job(f"window-joint-s{seed}", _arm(s, "joint", seed, start="window"))]
@@ -234,6 +241,10 @@ def plan(s: Settings) -> list[list[Job]]:
         Job("eval-window-full", model_of=f"window-joint-s{seed}", methods=("full",)),
         Job("eval-c8", model_of="c8", methods=("full", "beacon:8")),
         Job("eval-mixed", model_of="mixed", methods=("full", "beacon:8", "beacon:32")),
+        # the RL goal: every arm's teacher and their warm start on test problems of the RL difficulty
+        Job("eval-rl-mixed", model_of="mixed", methods=("full",), on_rl_difficulty=True),
+        *(Job(f"eval-rl-{arm}-s{seed_}", model_of=f"{arm}-s{seed_}", methods=("full",), on_rl_difficulty=True)
+          for seed_ in s.seeds for arm in ARMS),
     ] + [
         # a raw-tail model: its beacons for the main report, and its own report with its full cache and every
         # baseline at its per-problem peak and mean KV (`report-c8-lagL/`: the cross-entropy warm start;
@@ -276,9 +287,11 @@ def _evaluation_options(job: Job, s: Settings) -> list[str] | None:
     (None for training): what `_command` passes and what the job's fingerprint hashes."""
     if job.config is not None:
         return None
-    options = ["--task", "countdown", "--n", str(s.test_problems), "--max-new-tokens", str(s.max_new_tokens),
+    difficulty = {**s.difficulty, **s.rl_difficulty} if job.on_rl_difficulty else s.difficulty
+    tokens = s.rl_eval_max_new_tokens if job.on_rl_difficulty else s.max_new_tokens
+    options = ["--task", "countdown", "--n", str(s.test_problems), "--max-new-tokens", str(tokens),
                "--batch-size", str(s.eval_batch), "--device", s.device,
-               *(arg for key, value in s.difficulty.items() for arg in ("--difficulty", f"{key}={value}"))]
+               *(arg for key, value in difficulty.items() for arg in ("--difficulty", f"{key}={value}"))]
     if job.sweep:
         options += ["--families", ",".join(BASELINES), "--budgets", ",".join(str(b) for b in s.budgets), "--extra", "",
                     "--n-dev", str(s.sweep_dev_problems)]
@@ -461,7 +474,7 @@ def run_experiment(
         tail, joint = view_name(_tail(lag)), lagged("joint", lag)
         write_report([out / "results" / f"eval-{tail}-matched.jsonl"], out / f"report-{tail}")
         write_report([out / "results" / f"eval-{joint}-s{s.seeds[0]}.jsonl"], out / f"report-{joint}")
-    write_ablation(out, s.seeds, ARMS)
+    write_ablation(out, s.seeds, ARMS, start="mixed")
     write_models(out, {"joint (mixed 2..32, after RL)": f"eval-joint-s{s.seeds[0]}",
                        "mixed (warm start, before RL)": "eval-mixed", "c8 only (warm start)": "eval-c8",
                        "window control (after joint RL)": ("eval-window-full", "eval-window"),

@@ -82,7 +82,8 @@ def _kind(job: Job) -> str:
     if job.sweep:
         return f"tuned baseline curves of {job.model_of}"
     if job.config is None:
-        return f"test eval of {job.model_of} ({len(job.methods)} methods)"
+        where = ", RL difficulty" if job.on_rl_difficulty else ""
+        return f"test eval of {job.model_of} ({len(job.methods)} methods{where})"
     start = job.config["model"]["name"]
     if "time_budget_s" in job.config:
         return f"RL arm from {start[1:]}, {job.config['time_budget_s'] / 60:.0f} min"

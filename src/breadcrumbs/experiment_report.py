@@ -1,5 +1,6 @@
 """Tables and curves of the long-reasoning experiment: the RL ablation at equal wall time (held-out accuracy of the
-teacher and the student against training time, per arm and seed) and the compression of each trained model."""
+teacher and the student against training time, per arm and seed, and each arm's teacher on test problems of the RL
+difficulty against its warm start's) and the compression of each trained model."""
 
 from __future__ import annotations
 
@@ -29,8 +30,24 @@ def _cell(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f}% ({text})" if len(values) > 1 else f"{100 * values[0]:.1f}%"
 
 
+def test_accuracy(path: Path) -> tuple[float, float, float] | None:
+    """The full cache's accuracy in a results file with its 95% CI (None when the file is absent)."""
+    from breadcrumbs.evaluation import summarize
+    from breadcrumbs.evaluation.results import read_results
+
+    if not path.exists():
+        return None
+    full = next((s for s in summarize(read_results(path)[0]) if s.family == "full"), None)
+    return None if full is None else (full.accuracy, full.ci_low, full.ci_high)
+
+
+def _ci(value: tuple[float, float, float] | None) -> str:
+    return "–" if value is None else f"{100 * value[0]:.1f}% [{100 * value[1]:.1f}, {100 * value[2]:.1f}]"
+
+
 def ablation_rows(out: Path, seeds: Sequence[int], arms: Sequence[str]) -> list[dict]:
-    """Per arm: start and end held-out accuracy (teacher, student c8) per seed, steps and training time."""
+    """Per arm: start and end held-out accuracy (teacher, student c8) per seed, steps and training time, and the
+    teacher's test accuracy on the RL difficulty per seed (`results/eval-rl-ARM-sSEED.jsonl`)."""
     rows = []
     for arm in arms:
         runs = [_evals(out / "runs" / f"{arm}-s{seed}") for seed in seeds]
@@ -41,23 +58,33 @@ def ablation_rows(out: Path, seeds: Sequence[int], arms: Sequence[str]) -> list[
             row[f"{key}_end"] = [r[-1].get(key) for r in runs if key in r[-1]]
         row["steps"] = [r[-1]["step"] for r in runs]
         row["minutes"] = [r[-1].get("train_time_s", 0.0) / 60 for r in runs]
+        row["test_end"] = [test_accuracy(out / "results" / f"eval-rl-{arm}-s{seed}.jsonl") for seed in seeds]
         rows.append(row)
     return rows
 
 
-def write_ablation(out: Path, seeds: Sequence[int], arms: Sequence[str]) -> None:
-    """`ablation.md` (table) and `ablation_curves.png` (held-out accuracy against training time) in `out`."""
+def write_ablation(out: Path, seeds: Sequence[int], arms: Sequence[str], start: str) -> None:
+    """`ablation.md` (dev curves' ends and each arm's teacher on test problems of the RL difficulty against the warm
+    start's, `results/eval-rl-START.jsonl`) and `ablation_curves.png` (held-out accuracy against training time)."""
     rows = ablation_rows(out, seeds, arms)
+    begin = test_accuracy(out / "results" / f"eval-rl-{start}.jsonl")
     lines = [
-        "| arm | seeds | teacher start | teacher end | student c=8 start | student c=8 end | steps | minutes |",
-        "|---|---:|---|---|---|---|---|---|",
+        "| arm | seeds | teacher start | teacher end | student c=8 start | student c=8 end | steps | minutes "
+        "| teacher on test, RL difficulty (per seed) | lift (points, mean) |",
+        "|---|---:|---|---|---|---|---|---|---|---:|",
     ]
     for row in rows:
+        ends = [value for value in row["test_end"] if value is not None]
+        lift = f"{100 * (statistics.mean(v[0] for v in ends) - begin[0]):+.1f}" if ends and begin else "–"
         lines.append(
             f"| {row['arm']} | {row['seeds']} | {_cell(row['acc_full_start'])} | {_cell(row['acc_full_end'])} "
             f"| {_cell(row['acc_c8_start'])} | {_cell(row['acc_c8_end'])} "
-            f"| {' / '.join(str(s) for s in row['steps'])} | {' / '.join(f'{m:.1f}' for m in row['minutes'])} |"
+            f"| {' / '.join(str(s) for s in row['steps'])} | {' / '.join(f'{m:.1f}' for m in row['minutes'])} "
+            f"| {' / '.join(_ci(value) for value in row['test_end'])} | {lift} |"
         )
+    lines += ["", f"Dev columns: the arm's own held-out points (first and last; mean over seeds, then per seed). Test "
+              f"columns: the full cache, greedy, on test problems of the RL difficulty; the warm start `{start}` "
+              f"scores {_ci(begin)} there."]
     atomic_write(out / "ablation.md", "\n".join(lines) + "\n")
     _plot_curves(out, seeds, arms)
 
