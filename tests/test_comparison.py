@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from breadcrumbs.comparison import run_comparison
-from breadcrumbs.demo import run_demo
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.recipes.comparison import run_comparison
+from breadcrumbs.recipes.demo import run_demo
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from breadcrumbs import BeaconPolicy, generate, load_model
-from breadcrumbs.demo import demo_methods, run_demo
+from breadcrumbs.recipes.demo import demo_methods, run_demo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -60,7 +60,7 @@ def test_stargraph_config_file_is_the_demo_recipe():
     """configs/stargraph-tiny.yaml documents the demo's training; it must not drift from the code that runs it."""
     from pathlib import Path
 
-    from breadcrumbs.demo import demo_config
+    from breadcrumbs.recipes.demo import demo_config
     from breadcrumbs.training.config import load_config
 
     config = load_config(Path(__file__).parent.parent / "configs" / "stargraph-tiny.yaml").to_dict()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from breadcrumbs.experiment import ARMS, Settings, fingerprints, plan, run_experiment
+from breadcrumbs.recipes.experiment import ARMS, Settings, fingerprints, plan, run_experiment
 from breadcrumbs.training import config_from_dict
 
 
@@ -49,7 +49,7 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     assert arms["joint-s0"]["rl"]["algorithm"] == Settings().rl_update["algorithm"]
     assert "eval-joint-lag2-s0" in {job.name for job in waves[-1]}
     # the RL goal's measurement: every arm's teacher and the warm start on test problems of the RL difficulty
-    from breadcrumbs.experiment import _evaluation_options
+    from breadcrumbs.recipes.experiment import _evaluation_options
 
     s = Settings()
     on_rl = {job.name: job for job in waves[-1] if job.on_rl_difficulty}
@@ -105,7 +105,7 @@ def test_countdown_long_config_is_the_experiments_main_line():
 
 def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):
     from breadcrumbs.errors import BreadcrumbsError
-    from breadcrumbs.experiment import fingerprints, stale_jobs
+    from breadcrumbs.recipes.experiment import fingerprints, stale_jobs
 
     before = fingerprints(plan(Settings.micro()), Settings.micro())
     changed = Settings.micro()
@@ -124,7 +124,7 @@ def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):
     with pytest.raises(BreadcrumbsError, match="--restart-changed") as error:
         run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)
     assert "mixed" in str(error.value) and (tmp_path / "runs" / "mixed" / "metrics.jsonl").exists()
-    from breadcrumbs.experiment import set_aside
+    from breadcrumbs.recipes.experiment import set_aside
 
     (tmp_path / "results" / "sweep").mkdir(parents=True)
     folder = set_aside(tmp_path, ["mixed", "sweep"], log=lambda message: None)
@@ -135,7 +135,7 @@ def test_changed_settings_make_a_job_and_everything_built_on_it_stale(tmp_path):
 
 
 def test_jobs_finished_before_fingerprints_are_adopted_once(tmp_path):
-    from breadcrumbs.experiment import adopt_finished, fingerprints, stale_jobs
+    from breadcrumbs.recipes.experiment import adopt_finished, fingerprints, stale_jobs
 
     expected = fingerprints(plan(Settings.micro()), Settings.micro())
     (tmp_path / "done").mkdir()
@@ -147,7 +147,7 @@ def test_jobs_finished_before_fingerprints_are_adopted_once(tmp_path):
 
 
 def test_plan_listing_names_every_job_with_its_state_and_estimate(tmp_path):
-    from breadcrumbs.experiment import show_plan
+    from breadcrumbs.recipes.experiment import show_plan
 
     waves = plan(Settings())
     text = show_plan("countdown", tmp_path, "cpu", parallel=2)

@@ -7,9 +7,9 @@ import json
 
 import torch
 
-from breadcrumbs.experiment import Settings, _checkpoint, fingerprints, plan, record
-from breadcrumbs.experiment_recorded import RECORD_FILE, adopt_recorded
 from breadcrumbs.models import build_preset_model, load_model
+from breadcrumbs.recipes.experiment import Settings, _checkpoint, fingerprints, plan, record
+from breadcrumbs.recipes.experiment_recorded import RECORD_FILE, adopt_recorded
 from breadcrumbs.training.checkpoint import STATE_FILE
 
 

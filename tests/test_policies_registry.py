@@ -24,9 +24,9 @@ RECORDED = ("streaming", "h2o", "tova", "snapkv", "knorm", "rkv")
 
 def test_recorded_recipes_keep_their_baselines_in_order():
     """The demo, experiment and full comparison ran these lists; a new family joins one only through its record."""
-    from breadcrumbs.comparison import SWEEP_FAMILIES
-    from breadcrumbs.demo import demo_methods
-    from breadcrumbs.experiment import BASELINES
+    from breadcrumbs.recipes.comparison import SWEEP_FAMILIES
+    from breadcrumbs.recipes.demo import demo_methods
+    from breadcrumbs.recipes.experiment import BASELINES
 
     assert baseline_names("demo") == RECORDED[:5]
     assert BASELINES == SWEEP_FAMILIES == RECORDED

@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$OUT/gpu.txt" 
 start=$(date +%s)
 python - "$DEMO" "$DEVICE" "${MICRO:-}" <<'PY' > "$OUT/control_train.log" 2>&1 &
 import sys
-from breadcrumbs.demo import demo_config
+from breadcrumbs.recipes.demo import demo_config
 from breadcrumbs.training import train
 from breadcrumbs.training.checkpoint import latest_checkpoint
 run = f"{sys.argv[1]}/window/train"

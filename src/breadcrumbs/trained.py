@@ -21,6 +21,8 @@ from transformers import PreTrainedModel
 from breadcrumbs.beacon.layout import student_views
 from breadcrumbs.beacon.spelling import upgrade_record, view_spec
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies import BeaconPolicy
+from breadcrumbs.policies.streaming import WindowPolicy
 
 METADATA_KEY = "breadcrumbs"
 
@@ -107,9 +109,6 @@ def default_policy(model: PreTrainedModel) -> tuple[str, str | None]:
 
 def policy_warnings(model: PreTrainedModel, policies: Iterable) -> list[str]:
     """One line when learned policies (beacons, trained windows) ask for what this model never trained."""
-    from breadcrumbs.policies import BeaconPolicy
-    from breadcrumbs.policies.streaming import WindowPolicy
-
     learned = [p for p in policies
                if isinstance(p, BeaconPolicy) or (isinstance(p, WindowPolicy) and isinstance(p.budget, int))]
     if not learned:

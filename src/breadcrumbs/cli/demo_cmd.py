@@ -29,7 +29,7 @@ def demo(
     """Train a preset model (SFT warm start + joint RL/beacon distillation), evaluate full cache, beacons at
     c = 2, 4, 8 and every training-free baseline at matched peak KV, and write report.md + pareto.png."""
     from breadcrumbs import interrupts
-    from breadcrumbs.demo import run_demo
+    from breadcrumbs.recipes.demo import run_demo
     from breadcrumbs.validation import SEED, check_range
 
     check_range("--seed", seed, SEED)
@@ -41,7 +41,7 @@ def demo(
     minutes = result.timings_s["total_s"] / 60
     typer.echo(f"\nwrote {result.out_dir}/report.md and {result.out_dir}/pareto.png in {minutes:.1f} min")
     if full_comparison:
-        from breadcrumbs.comparison import run_comparison
+        from breadcrumbs.recipes.comparison import run_comparison
 
         compared = run_comparison(task, out, seed=seed, device=device, progress=not quiet, micro=micro)
         minutes = sum(compared["timings_s"].values()) / 60

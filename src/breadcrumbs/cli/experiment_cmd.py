@@ -44,7 +44,7 @@ def experiment(
     `window-joint`, `joint-lagL`); test-split evaluations against every training-free baseline, peak- and
     mean-matched and as tuned curves; the reports with AUAC. `--plan` lists every job."""
     from breadcrumbs import interrupts
-    from breadcrumbs import experiment as recipe
+    from breadcrumbs.recipes import experiment as recipe
     from breadcrumbs.validation import Range, check_range
 
     check_range("--parallel", parallel, Range(1, 64, integer=True))

@@ -15,12 +15,10 @@ complete checkpoint (or absent). Files get the modes the umask gives (`files.fol
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
 import shutil
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +28,6 @@ from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.files import follow_umask
 
 STATE_FILE = "trainer_state.pt"
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
-# config.json fields that must be positive integers when present (a string here fails deep inside transformers).
-SIZE_FIELDS = (
-    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-    "intermediate_size", "max_position_embeddings", "head_dim",
-)
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -127,57 +119,3 @@ def load_state(checkpoint: Path) -> dict:
     if missing:
         raise BreadcrumbsError(f"{path} is not a breadcrumbs trainer state (missing {', '.join(missing)})")
     return state
-
-
-def _check_safetensors(path: Path) -> None:
-    """Header and length of a `.safetensors` file agree (catches empty and truncated files before torch does)."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
-        head = handle.read(8)
-        length = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
-        if length < 2 or 8 + length > size:
-            raise BreadcrumbsError(f"{path.name} is empty or truncated ({size} bytes); copy the weights again")
-        try:
-            header = json.loads(handle.read(length))
-            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-        except (ValueError, TypeError, KeyError, IndexError):
-            raise BreadcrumbsError(f"{path.name} has a damaged header; copy the weights again") from None
-    if 8 + length + end != size:
-        raise BreadcrumbsError(
-            f"{path.name} is truncated ({size} bytes, its header describes {8 + length + end}); copy the weights again"
-        )
-
-
-def check_model_dir(path: str | Path) -> None:
-    """Check a Hugging Face checkpoint directory before loading it: config.json is a JSON object with integer
-    sizes, weights are present and whole, tokenizer files are there. Each problem is one error naming the file."""
-    try:
-        _check_model_files(Path(path))
-    except BreadcrumbsError as err:
-        raise BreadcrumbsError(f"could not load the checkpoint at {str(path)!r}: {err}") from None
-
-
-def _check_model_files(path: Path) -> None:
-    config_file = path / "config.json"
-    try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BreadcrumbsError(f"config.json is not valid JSON ({err}); restore it from the original model") from None
-    if not isinstance(config, dict):
-        raise BreadcrumbsError("config.json must hold a JSON object; restore it from the original model")
-    for field in SIZE_FIELDS:
-        value = config.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise BreadcrumbsError(f"config.json: {field!r} must be a positive integer, got {value!r}")
-    weights = sorted(path.glob("*.safetensors"))
-    if not weights and not any(path.glob("pytorch_model*.bin")):
-        raise BreadcrumbsError(
-            "no weights (no *.safetensors or pytorch_model*.bin); copy them next to config.json"
-        )
-    for file in weights:
-        _check_safetensors(file)
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise BreadcrumbsError(
-            f"no tokenizer files (looked for {', '.join(TOKENIZER_FILES)}); copy the tokenizer of the "
-            "model next to config.json (tokenizer.save_pretrained(path))"
-        )

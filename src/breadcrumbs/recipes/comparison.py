@@ -36,12 +36,12 @@ def run_comparison(
 ) -> dict:
     """Sweep the baselines on the demo's checkpoint, train and evaluate the window control, write `comparison/`.
     Needs a finished demo in `out_dir`. Returns the report and wall times."""
-    from breadcrumbs.demo import RATIOS, demo_config, demo_settings, heldout_problems
     from breadcrumbs.evaluation import evaluate, write_report
     from breadcrumbs.evaluation.results import read_results
     from breadcrumbs.files import atomic_write
     from breadcrumbs.evaluation.sweep import sweep
     from breadcrumbs.models import load_model
+    from breadcrumbs.recipes.demo import RATIOS, demo_config, demo_settings, heldout_problems
     from breadcrumbs.tasks import get_task
     from breadcrumbs.training import train
     from breadcrumbs.training.checkpoint import latest_checkpoint

@@ -48,10 +48,10 @@ import yaml
 from breadcrumbs.beacon.layout import LaggedBeacons
 from breadcrumbs.beacon.spelling import lagged, view_name, view_spec
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.experiment_plan import describe, remaining_s
-from breadcrumbs.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
 from breadcrumbs.files import atomic_write
 from breadcrumbs.policies.registry import baseline_names
+from breadcrumbs.recipes.experiment_plan import describe, remaining_s
+from breadcrumbs.recipes.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
@@ -436,7 +436,7 @@ def run_experiment(
     """
     _check_name(name)
     from breadcrumbs.evaluation import write_report
-    from breadcrumbs.experiment_report import write_ablation, write_models
+    from breadcrumbs.recipes.experiment_report import write_ablation, write_models
 
     s = Settings.scale(scale)
     out = Path(out_dir)
@@ -498,7 +498,7 @@ def record(
     name: str, out_dir: str | Path, names: list[str], dest: str | Path, scale: str = "cpu", log=print
 ) -> list[Path]:
     """Copy the models of the finished jobs `names` of the experiment in `out_dir` to `dest` (see
-    `breadcrumbs.experiment_recorded`), for a later `run_experiment(..., recorded=dest)` on any machine."""
+    `breadcrumbs.recipes.experiment_recorded`), for a later `run_experiment(..., recorded=dest)` on any machine."""
     _check_name(name)
     s = Settings.scale(scale)
     out = Path(out_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from breadcrumbs.experiment import Job, Settings
+    from breadcrumbs.recipes.experiment import Job, Settings
 
 SECONDS = {
     "teacher_step": 1.25,  # teacher rows only, one thread
