@@ -82,3 +82,7 @@ def test_run_with_a_frozen_teacher_keeps_it_and_trains_the_student(tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if r["kind"] == "train" and r["stage"] == "distill"]
     assert len(steps) == 3 and all(r["distill_kl"] >= 0 for r in steps)
+    from breadcrumbs.models import beacon_token_id, load_model
+
+    model, tokenizer = load_model(str(run / "reference"))  # the teacher is a checkpoint one can evaluate
+    assert beacon_token_id(tokenizer) < model.config.vocab_size

@@ -325,7 +325,8 @@ class Trainer:
 
     def _reference(self, rt: Runtime, first: int) -> TokenScorer:
         """The frozen model at the start of this stage (RL: the reference of the KL penalty; distillation with
-        `distill.teacher: frozen`: the teacher), saved once in `reference/` and loaded from there (also on resume)."""
+        `distill.teacher: frozen`: the teacher), saved once in `reference/` with the tokenizer (a checkpoint that
+        `breadcrumbs eval --model RUN/reference` evaluates) and loaded from there (also on resume)."""
         path = self.run_dir / "reference"
         model = rt.base
         if first == 0 or not (path / "config.json").is_file():
@@ -337,6 +338,7 @@ class Trainer:
 
                 hf_logging.disable_progress_bar()
                 model.save_pretrained(temp, state_dict=weights)
+                rt.tokenizer.save_pretrained(temp)
                 hf_logging.enable_progress_bar()
                 shutil.rmtree(path, ignore_errors=True)
                 temp.replace(path)
