@@ -3,14 +3,16 @@ interrupt during imports or start-up is one line and exit 130 too, then runs the
 
 from __future__ import annotations
 
+from breadcrumbs import interrupts
+
 
 def main() -> None:
-    from breadcrumbs import interrupts
-
-    interrupts.install()
+    interrupts.install(at_once=True)  # until a command runs, a Ctrl-C exits at once: nothing was saved
     try:
         from breadcrumbs.cli import main as cli_main
 
         cli_main()
-    except KeyboardInterrupt:  # outside a command (imports, building the command tree): nothing was saved
-        interrupts.exit_interrupted()
+    except SystemExit as exit_:
+        if exit_.code == interrupts.EXIT_INTERRUPTED:
+            interrupts.exit_process(interrupts.EXIT_INTERRUPTED)
+        raise

@@ -8,6 +8,7 @@ the console entry point installs the handler before torch is imported.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ EXIT_INTERRUPTED = 130
 
 _hint: Callable[[], str] | None = None
 _interrupts = 0
+_at_once = False
 
 
 def on_interrupt(hint: str | Callable[[], str] | None) -> None:
@@ -38,16 +40,25 @@ def interrupted_message() -> str:
 def _handler(signum: int, frame: object) -> None:
     global _interrupts
     _interrupts += 1
+    if _at_once:
+        os.write(2, (interrupted_message() + "\n").encode())
+        os._exit(EXIT_INTERRUPTED)
     if _interrupts > 1:
         os.write(2, b"\nerror: interrupted again; exiting now\n")
         os._exit(EXIT_INTERRUPTED)
     raise KeyboardInterrupt
 
 
-def install() -> None:
-    """Route SIGINT to `_handler` (a no-op outside the main thread, where signals cannot be set)."""
-    global _interrupts
+def install(at_once: bool = False) -> None:
+    """Route SIGINT to `_handler` (a no-op outside the main thread, where signals cannot be set).
+
+    `at_once`: the first Ctrl-C prints the line and exits 130 without raising, for start-up, before a command
+    has anything to save. Raising there is unsafe: torch runs Python from C++ while it imports, and a
+    KeyboardInterrupt raised in those frames aborts the process (pybind11 `terminate`) or makes CPython end
+    itself by SIGINT whatever `sys.exit` said."""
+    global _interrupts, _at_once
     _interrupts = 0
+    _at_once = at_once
     try:
         signal.signal(signal.SIGINT, _handler)
     except ValueError:
@@ -57,6 +68,8 @@ def install() -> None:
 @contextmanager
 def handling_interrupts() -> Iterator[None]:
     """Install the handler for the duration of one command, then restore whatever was there (tests, notebooks)."""
+    global _at_once
+    was_at_once = _at_once
     try:
         previous = signal.getsignal(signal.SIGINT)
     except ValueError:
@@ -66,6 +79,7 @@ def handling_interrupts() -> Iterator[None]:
         yield
     finally:
         on_interrupt(None)
+        _at_once = was_at_once
         if previous is not None:
             try:
                 signal.signal(signal.SIGINT, previous)
@@ -77,3 +91,18 @@ def exit_interrupted() -> None:
     """Print the interruption line and exit 130."""
     print(interrupted_message(), file=sys.stderr)
     sys.exit(EXIT_INTERRUPTED)
+
+
+def exit_process(code: int) -> None:
+    """End the process with exactly `code`, after the atexit handlers and a flush of stdout and stderr.
+
+    CPython 3.11 remembers a KeyboardInterrupt that was raised inside code run through the C API (pybind11's
+    `exec` while torch imports) as unhandled, even once it is caught, and then kills itself by SIGINT at exit
+    whatever `sys.exit` said; `os._exit` keeps the status the CLI promises."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
