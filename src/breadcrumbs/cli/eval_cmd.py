@@ -84,12 +84,18 @@ def eval_command(
     temperature: float = typer.Option(0.0, "--temperature", "-t", help="0 = greedy (default)."),
     seed: int = SeedOption,
     device: str = DeviceOption,
+    generator: str = typer.Option(
+        "loop", "--generator",
+        help="Decoding backend: loop (dynamic shapes), static (fixed shapes, same outputs), or "
+        "path/to/file.py:factory returning your own (docs/serving.md).",
+    ),
     quiet: bool = QuietOption,
 ) -> None:
     """Evaluate cache policies on a task or on your prompts; one JSON line per problem x method."""
     from breadcrumbs.errors import BreadcrumbsError
     from breadcrumbs.evaluation import evaluate, markdown_table, parse_methods, summarize
     from breadcrumbs.evaluation.runner import agreement_methods
+    from breadcrumbs.generators import get_generator
     from breadcrumbs.models import PRESETS, load_model
     from breadcrumbs.trained import default_difficulty, read_trained_for
     from breadcrumbs import interrupts
@@ -110,6 +116,7 @@ def eval_command(
     check_range("--temperature", temperature, TEMPERATURE)
     check_range("--seed", seed, SEED)
     parse_methods(methods)  # refuse bad specs before loading anything
+    get_generator(generator)
     if (task is None) == (prompts is None):
         raise BreadcrumbsError("name what to evaluate: --task NAME or --prompts FILE (one of them)")
     if prompts is not None:
@@ -148,7 +155,7 @@ def eval_command(
         result = evaluate(
             loaded, tokenizer, task_object, problems, methods, max_new_tokens=max_new_tokens, batch_size=batch_size,
             temperature=temperature, seed=seed, out=out, model_id=model_id, progress=not quiet,
-            on_record=saved.append, agreement=prompts is not None, split=split,
+            on_record=saved.append, agreement=prompts is not None, split=split, generator=generator,
         )
     for warning in caught:
         typer.echo(f"warning: {warning.message}", err=True)

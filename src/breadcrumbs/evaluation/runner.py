@@ -30,7 +30,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 from breadcrumbs.evaluation.agreement import REFERENCE, agreement as agreement_with
 from breadcrumbs.evaluation.results import problems_split
-from breadcrumbs.generation import generate
+from breadcrumbs.generators import DEFAULT as DEFAULT_GENERATOR, Generator, get_generator
 from breadcrumbs.policies import BeaconPolicy, CachePolicy, ScoredEvictionPolicy, policy_from_spec
 from breadcrumbs.policies.scored import BudgetMatch
 from breadcrumbs.provenance import provenance
@@ -139,6 +139,7 @@ def evaluate(
     on_record: Callable[[dict], None] | None = None,
     agreement: bool = False,
     split: str | None = None,
+    generator: str | Generator = DEFAULT_GENERATOR,
 ) -> EvalResult:
     """Evaluate every method on every problem (greedy by default) and return the records.
 
@@ -149,7 +150,8 @@ def evaluate(
     read from the problem ids, null where they do not name it), the model's `dtype`, its training record
     (`trained_for`: `config.breadcrumbs`, null when it has none) and the package `version`, `commit` and `date`;
     with `agreement`, also completion_ids, exact_match, first_divergence and token_agreement against the full
-    cache (run first, added when not listed).
+    cache (run first, added when not listed). `generator` is the decoding backend (`breadcrumbs.generators`: a
+    name, a factory reference or a Generator); records name it when it is given by name.
     """
     from breadcrumbs.tasks import get_task
 
@@ -164,7 +166,9 @@ def evaluate(
     run = {"model": model_id, "max_new_tokens": max_new_tokens, "temperature": temperature, "top_p": top_p,
            "scored": task.scores, "agreement": agreement}
     trained = trained_for(model)
+    decode = get_generator(generator)
     described = {"split": split if split is not None else problems_split(task.name, problems),
+                 "generator": generator if isinstance(generator, str) else type(generator).__name__,
                  "dtype": str(model.dtype).removeprefix("torch."),
                  "trained_for": None if trained is None else trained.to_dict(), **provenance()}
 
@@ -214,7 +218,7 @@ def evaluate(
                 bar.set_description(f"eval {method.label}")
             for policy, batch in _batches(method, todo, done, batch_size):
                 prompts = [task.prompt(problem) for problem in batch]
-                output = generate(
+                output = decode(
                     model, tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens,
                     temperature=temperature, top_p=top_p, seed=seed, progress=False,
                 )

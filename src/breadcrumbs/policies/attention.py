@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from transformers import PreTrainedModel
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from breadcrumbs.errors import BreadcrumbsError
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
+from breadcrumbs.policies.base import SessionView
 
 
 @dataclass
@@ -142,7 +139,7 @@ def attention_over_cache(
     return weights[:, :, :, 0] if single else weights
 
 
-def newest_query_attention(session: DecodeSession) -> torch.Tensor:
+def newest_query_attention(session: SessionView) -> torch.Tensor:
     """`[layers, B, H_kv, G, L]` attention weights of the last fed token's query over every held slot, all layers
     in one batched product (layers folded into the batch)."""
     record = session.last_queries

@@ -1,6 +1,7 @@
 """The cache-policy interface: how the generation loop manages the KV entries of the generated part.
 
-A policy is a small object with a few hooks, called by `DecodeSession` (see `generation.py`):
+A policy is a small object with a few hooks, called by `DecodeSession` (see `generation.py`), which the hooks
+see through `SessionView`, the narrow view below (what a policy may read and do while a batch decodes):
 
 - `check(model, tokenizer)` once, to refuse what it cannot serve;
 - `capacity(prompt_len, max_new_tokens)`: the most entries a row will hold, so buffers are preallocated once;
@@ -14,15 +15,34 @@ The prompt is never evicted by any policy. Policies are not thread-safe: use one
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar, Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from breadcrumbs.beacon.cache import SlotCache
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, no_argument, register
 
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
+
+class SessionView(Protocol):
+    """What the hooks of a policy see of the decoding batch (`generation.DecodeSession` is the implementation).
+
+    Rows are the batch's active rows (finished rows have left; `select_rows` told the policy which stay). Read
+    `model` only for its settings (e.g. RoPE); change entries only through `cache` (`drop_span`, `drop_slots`) and
+    feed tokens only through `forward_uniform`.
+    """
+
+    model: PreTrainedModel
+    cache: SlotCache  # the evicting cache: `keys` [layers, B, H_kv, L, D], `layers[i].keys/values`, `length`
+    prompt_mask: torch.BoolTensor  # [B, P]: True on prompt tokens, False on left padding (never evicted)
+    padding: torch.LongTensor  # [B]: left-padding slots of each row
+    next_position: torch.LongTensor  # [B]: the position id the next fed token takes
+    tokens_fed: int  # generated tokens fed so far, the same for every row
+    last_queries: list | None  # the newest queries per layer, recorded for policies with `needs_queries`
+
+    def forward_uniform(self, token_id: int) -> torch.Tensor:
+        """Feed `token_id` to every row (beacons); returns its logits."""
+        ...
 
 
 class CachePolicy:
@@ -41,13 +61,13 @@ class CachePolicy:
         """Position ids consumed by generating `max_new_tokens` tokens (more than that if extra tokens are fed)."""
         return max_new_tokens
 
-    def reset(self, session: DecodeSession) -> None:
+    def reset(self, session: SessionView) -> None:
         """Start of a batch."""
 
-    def before_token(self, session: DecodeSession) -> None:
+    def before_token(self, session: SessionView) -> None:
         """Called before each generated token is fed."""
 
-    def after_token(self, session: DecodeSession) -> None:
+    def after_token(self, session: SessionView) -> None:
         """Called after each generated token is fed."""
 
     def select_rows(self, rows: torch.LongTensor) -> None:

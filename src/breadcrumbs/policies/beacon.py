@@ -3,18 +3,13 @@ an eviction lag L, the window L windows before it: a raw tail of recent windows 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.beacon.layout import LaggedBeacons, beacons_fed, check_lag, check_ratio
 from breadcrumbs.beacon.spelling import family_lag, family_name, view_spec
 from breadcrumbs.models import beacon_token_id
-from breadcrumbs.policies.base import CachePolicy
+from breadcrumbs.policies.base import CachePolicy, SessionView
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register, whole_number
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 class BeaconPolicy(CachePolicy):
@@ -41,7 +36,7 @@ class BeaconPolicy(CachePolicy):
     def positions_used(self, max_new_tokens: int) -> int:
         return max_new_tokens + beacons_fed(max_new_tokens - 1, self.ratio)
 
-    def before_token(self, session: DecodeSession) -> None:
+    def before_token(self, session: SessionView) -> None:
         fed = session.tokens_fed
         if fed == 0 or fed % self.ratio:
             return

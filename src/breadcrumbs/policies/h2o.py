@@ -8,17 +8,13 @@ smallest accumulated attention is evicted — independently in each KV head.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.attention import newest_query_attention
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 class H2OPolicy(ScoredEvictionPolicy):
@@ -38,18 +34,18 @@ class H2OPolicy(ScoredEvictionPolicy):
         recent = self.budget // 2 if self.recent is None else self.recent
         return 0, min(recent, self.budget - 1)
 
-    def reset(self, session: DecodeSession) -> None:
+    def reset(self, session: SessionView) -> None:
         super().reset(session)
         self.slot_state["score"] = torch.zeros(self.slot_state["birth"].shape, device=session.prompt_mask.device)
 
-    def observe(self, session: DecodeSession) -> None:
+    def observe(self, session: SessionView) -> None:
         width = session.prompt_mask.shape[1]
         received = newest_query_attention(session)[..., width:].mean(dim=3)  # [layers, B, H_kv, n]
         previous = self.slot_state["score"]
         padded = torch.nn.functional.pad(previous, (0, received.shape[-1] - previous.shape[-1]))
         self.slot_state["score"] = padded + received
 
-    def scores(self, session: DecodeSession) -> torch.Tensor:
+    def scores(self, session: SessionView) -> torch.Tensor:
         return self.slot_state["score"]
 
 

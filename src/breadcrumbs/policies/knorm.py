@@ -6,15 +6,11 @@ because every layer of the `SlotCache` holds the same number of entries (budgets
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 class KnormPolicy(ScoredEvictionPolicy):
@@ -27,7 +23,7 @@ class KnormPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, recent: int = 0):
         super().__init__(budget, recent=recent)
 
-    def scores(self, session: DecodeSession) -> torch.Tensor:
+    def scores(self, session: SessionView) -> torch.Tensor:
         return -torch.linalg.vector_norm(self.generated_keys(session), dim=-1, dtype=torch.float32)
 
 

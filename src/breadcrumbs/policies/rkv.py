@@ -21,18 +21,14 @@ through several evictions on a padded batch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, budget_argument
 from breadcrumbs.policies.snapkv import SnapKVPolicy
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 def redundancy_scores(keys: torch.Tensor, real: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -74,7 +70,7 @@ class RKVPolicy(SnapKVPolicy):
         self.mix_lambda = float(mix_lambda)
         self.threshold = float(threshold)
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+    def score(self, session: SessionView, layer: int) -> torch.Tensor:
         keys = session.cache.layers[layer].keys
         batch, kv_heads, length, dim = keys.shape
         width = session.prompt_mask.shape[1]

@@ -30,17 +30,15 @@ from __future__ import annotations
 import copy
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.beacon.cache import _compaction_moves
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.policies.base import CachePolicy
+from breadcrumbs.policies.base import CachePolicy, SessionView
 
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 MATCH_STATISTICS = ("peak", "mean")
 
@@ -165,7 +163,7 @@ class ScoredEvictionPolicy(CachePolicy):
     def capacity(self, prompt_len: int, max_new_tokens: int) -> int:
         return prompt_len + min(self.budget or max_new_tokens, max_new_tokens)
 
-    def reset(self, session: DecodeSession) -> None:
+    def reset(self, session: SessionView) -> None:
         # [layers, B, H_kv, n]; the KV heads are filled in with the first generated entry (`_append_births`)
         births = torch.empty(len(session.cache.layers), session.prompt_mask.shape[0], 0, 0, dtype=torch.long)
         self.slot_state = {"birth": births.to(session.prompt_mask.device)}
@@ -187,7 +185,7 @@ class ScoredEvictionPolicy(CachePolicy):
         sinks = min(self.sinks, room)
         return sinks, min(self.recent, room - sinks)
 
-    def after_token(self, session: DecodeSession) -> None:
+    def after_token(self, session: SessionView) -> None:
         cache = session.cache
         width = session.prompt_mask.shape[1]
         held = cache.length - width
@@ -210,17 +208,17 @@ class ScoredEvictionPolicy(CachePolicy):
         self.slot_state = {name: drop_from_state(state, victims) for name, state in self.slot_state.items()}
 
     # ----- to implement ------------------------------------------------------------------------------------------
-    def scores(self, session: DecodeSession) -> torch.Tensor:
+    def scores(self, session: SessionView) -> torch.Tensor:
         """Scores of every layer's held generated entries: `[layers, B, H_kv, n]` (per-head) or `[layers, B, n]`;
         by default `score` of each layer, stacked."""
         return torch.stack([self.score(session, layer) for layer in range(len(session.cache.layers))])
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+    def score(self, session: SessionView, layer: int) -> torch.Tensor:
         """Scores of the held generated entries of `layer`: `[B, H_kv, n]` (per-head) or `[B, n]`; low = evict.
         Entry j is cache slot `prompt_width + j`."""
         raise NotImplementedError
 
-    def observe(self, session: DecodeSession) -> None:
+    def observe(self, session: SessionView) -> None:
         """Update running state after each forward (before any eviction); the newest entry is the last slot."""
 
     # ----- helpers -----------------------------------------------------------------------------------------------
@@ -228,7 +226,7 @@ class ScoredEvictionPolicy(CachePolicy):
     def _kv_heads(cache) -> int:
         return cache.layers[0].keys.shape[1]
 
-    def _append_births(self, session: DecodeSession, held: int) -> None:
+    def _append_births(self, session: SessionView, held: int) -> None:
         if self.slot_state["birth"].shape[-1] == 0:  # the first generated entry: the KV heads are known now
             shape = session.cache.keys.shape[:3]
             self.slot_state = {name: state.new_zeros(*shape, 0) for name, state in self.slot_state.items()}
@@ -252,6 +250,6 @@ class ScoredEvictionPolicy(CachePolicy):
         order = scores.gather(-1, by_age).argsort(dim=-1, stable=True)[..., :k]
         return by_age.gather(-1, order)
 
-    def generated_keys(self, session: DecodeSession, layer: int | slice = slice(None)) -> torch.Tensor:
+    def generated_keys(self, session: SessionView, layer: int | slice = slice(None)) -> torch.Tensor:
         """Keys of the held generated entries of `layer`, `[B, H_kv, n, D]` (all layers: `[layers, B, H_kv, n, D]`)."""
         return session.cache.keys[layer, ..., session.prompt_mask.shape[1] :, :]

@@ -12,18 +12,14 @@ outside the window is evicted, per KV head. Cost per step: `window` queries x he
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.attention import attention_over_cache
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 def pool_in_order(scores: torch.Tensor, order: torch.LongTensor, kernel: int) -> torch.Tensor:
@@ -50,7 +46,7 @@ class SnapKVPolicy(ScoredEvictionPolicy):
         self.window = window
         self.kernel = kernel
 
-    def reset(self, session: DecodeSession) -> None:
+    def reset(self, session: SessionView) -> None:
         super().reset(session)
         self._queries: list[torch.Tensor] = []  # per layer [B, H_q, <=window, D]
         self._query_births: list[int] = []
@@ -62,7 +58,7 @@ class SnapKVPolicy(ScoredEvictionPolicy):
     def side_state(self) -> list[torch.Tensor]:
         return super().side_state() + self._queries
 
-    def observe(self, session: DecodeSession) -> None:
+    def observe(self, session: SessionView) -> None:
         record = session.last_queries
         self._scaling = record.scaling
         self._softcap = record.softcap
@@ -72,7 +68,7 @@ class SnapKVPolicy(ScoredEvictionPolicy):
         self._queries = [queries[:, :, -self.window :] for queries in stacked]
         self._query_births = (self._query_births + [session.tokens_fed])[-self.window :]
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+    def score(self, session: SessionView, layer: int) -> torch.Tensor:
         keys = session.cache.layers[layer].keys
         width = session.prompt_mask.shape[1]
         births = self.slot_state["birth"][layer]  # [B, H_kv, n]

@@ -8,17 +8,13 @@ entries. `sinks=s` additionally pins the first `s` generated entries (the recent
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from breadcrumbs.beacon.layout import SlidingWindow
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 class StreamingPolicy(ScoredEvictionPolicy):
@@ -31,7 +27,7 @@ class StreamingPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, sinks: int = 0):
         super().__init__(budget, sinks=sinks)
 
-    def scores(self, session: DecodeSession) -> torch.Tensor:
+    def scores(self, session: SessionView) -> torch.Tensor:
         return self.slot_state["birth"][:, :, 0].float()
 
 

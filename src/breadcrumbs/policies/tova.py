@@ -8,16 +8,12 @@ layer). As in kvpress's `TOVAPress`, the newest entry itself is never the victim
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from breadcrumbs.policies.attention import newest_query_attention
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import RECIPES, MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 class TOVAPolicy(ScoredEvictionPolicy):
@@ -30,7 +26,7 @@ class TOVAPolicy(ScoredEvictionPolicy):
     def __init__(self, budget: int | BudgetMatch | None, recent: int = 1):
         super().__init__(budget, recent=recent)
 
-    def scores(self, session: DecodeSession) -> torch.Tensor:
+    def scores(self, session: SessionView) -> torch.Tensor:
         width = session.prompt_mask.shape[1]
         return newest_query_attention(session)[..., width:].mean(dim=(2, 3))
 

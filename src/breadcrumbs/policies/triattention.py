@@ -43,17 +43,13 @@ score the long way (each key inverse-rotated at its known position, the series s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.policies.base import SessionView
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, register
 from breadcrumbs.policies.scored import BudgetMatch, ScoredEvictionPolicy, budget_argument
-
-if TYPE_CHECKING:
-    from breadcrumbs.generation import DecodeSession
 
 
 def rope_of(model: PreTrainedModel) -> tuple[torch.Tensor, float]:
@@ -105,7 +101,7 @@ class TriAttentionPolicy(ScoredEvictionPolicy):
         super().check(model, tokenizer)
         rope_of(model)
 
-    def reset(self, session: DecodeSession) -> None:
+    def reset(self, session: SessionView) -> None:
         super().reset(session)
         self._inv_freq, self._scaling = rope_of(session.model)
         self._query_sum: list[torch.Tensor] = []  # per layer [B, H_q, D/2] complex: sum of pre-RoPE queries
@@ -126,7 +122,7 @@ class TriAttentionPolicy(ScoredEvictionPolicy):
         angle = positions.to(device).double()[:, None] * self._inv_freq.to(device)[None, :]
         return torch.polar(torch.ones_like(angle), angle).to(device, torch.complex64)
 
-    def observe(self, session: DecodeSession) -> None:
+    def observe(self, session: SessionView) -> None:
         record = session.last_queries
         layers = range(len(session.cache.layers))
         device = record.queries[0].device
@@ -139,13 +135,13 @@ class TriAttentionPolicy(ScoredEvictionPolicy):
         self._query_abs_sum = [total + q.abs() for total, q in zip(self._query_abs_sum, pre_rope)]
         self._queries_seen += 1
 
-    def score(self, session: DecodeSession, layer: int) -> torch.Tensor:
+    def score(self, session: SessionView, layer: int) -> torch.Tensor:
         if self._scores_at != session.tokens_fed:
             self._scores = self._scores_all_layers(session)
             self._scores_at = session.tokens_fed
         return self._scores
 
-    def _scores_all_layers(self, session: DecodeSession) -> torch.Tensor:
+    def _scores_all_layers(self, session: SessionView) -> torch.Tensor:
         """`[B, H_kv, n]`: every layer's z-normalised head scores, max over each KV group, mean over layers."""
         device = session.cache.layers[0].keys.device
         offsets = future_offsets(self.max_offset)

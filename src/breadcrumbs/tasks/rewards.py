@@ -49,11 +49,12 @@ def _module_from_file(path: Path, ref: str):
     return module
 
 
-def load_function(ref: str) -> Callable:
-    """The callable that `ref` names (see module docstring); one clear error if it does not resolve."""
+def load_function(ref: str, kind: str = "reward") -> Callable:
+    """The callable that `ref` names (see module docstring; `kind` names it in errors); one clear error if it does
+    not resolve."""
     where, sep, attribute = ref.rpartition(":")
     if not sep or not where or not attribute.isidentifier():
-        raise BreadcrumbsError(f"reward reference {ref!r} must be {REF_FORMS}")
+        raise BreadcrumbsError(f"{kind} reference {ref!r} must be {REF_FORMS}")
     if where.endswith(".py") or "/" in where or "\\" in where:
         module = _module_from_file(Path(where), ref)
     else:
@@ -77,7 +78,7 @@ class ScoreFunction:
 
     @classmethod
     def load(cls, ref: str, kind: str = "reward") -> ScoreFunction:
-        return cls(ref, load_function(ref), kind)
+        return cls(ref, load_function(ref, kind), kind)
 
     def _call(self, prompts: Sequence[str], completions: Sequence[str], columns: Mapping[str, list], rows: slice):
         return self.function(

@@ -19,6 +19,7 @@ from breadcrumbs import validation
 from breadcrumbs.beacon.layout import StudentView, student_views
 from breadcrumbs.beacon.spelling import upgrade_config
 from breadcrumbs.errors import BreadcrumbsError
+from breadcrumbs.generators import get_generator
 from breadcrumbs.validation import Range
 
 
@@ -207,6 +208,9 @@ class TrainConfig:
     # Wall-time budget of the run's training steps in seconds (evaluations excluded); 0 = none. Training stops
     # (evaluation + checkpoint) after the first step at which the summed step time reaches it: equal-time ablations.
     time_budget_s: float = 0.0
+    # decoding backend of the rollouts and training-time evaluations (breadcrumbs.generators): loop | static |
+    # path/to/file.py:factory | package.module:factory
+    generator: str = "loop"
     model: ModelConfig = field(default_factory=ModelConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     beacon: BeaconConfig = field(default_factory=BeaconConfig)
@@ -356,6 +360,10 @@ def validate(config: TrainConfig) -> TrainConfig:
         validation.check_range(f"config key '{key}'", _get(config, key), allowed)
     _check_finite(config, "")
     validation.check_device_name("config key 'device'", config.device)
+    try:
+        get_generator(config.generator)
+    except BreadcrumbsError as err:
+        raise BreadcrumbsError(f"config key 'generator': {err}") from None
     if not config.task.name:
         raise BreadcrumbsError("config key 'task.name' is missing; set it to a task, e.g. task.name: countdown")
     task = build_task(config.task)

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 import torch
 
 from breadcrumbs.beacon.layout import StudentView, expected_peak_entries, layout_width
-from breadcrumbs.generation import generate
 from breadcrumbs.policies import FullCache
 from breadcrumbs.tasks import Problem, Task
 from breadcrumbs.training.config import DistillConfig, RLConfig
@@ -78,7 +77,7 @@ def collect_rollouts(
     was_training = sampler.training
     sampler.eval()
     started = time.perf_counter()
-    output = generate(
+    output = rt.generator(
         sampler, rt.tokenizer, prompts, policy=FullCache(), max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature, top_p=cfg.top_p, seed=seed,
     )

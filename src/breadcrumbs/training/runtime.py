@@ -12,6 +12,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import banned_token_ids, eos_token_ids
+from breadcrumbs.generators import Generator, LoopGenerator
 from breadcrumbs.models import beacon_token_id
 from breadcrumbs.training.config import DistillConfig
 from breadcrumbs.training.losses import HeadOptions, TokenScorer
@@ -56,13 +57,15 @@ def make_accelerator(cpu: bool, mixed_precision: str, grad_clip: float):
 class Runtime:
     """`model` is what forward/backward go through: a `TokenScorer` around `base`, possibly DDP/FSDP/DeepSpeed-
     wrapped (given `base` itself, the scorer is built here); `base` is the plain model used for masks, generation
-    and saving. `chunk_tokens` bounds the positions projected onto the vocabulary at once (0: all)."""
+    and saving. `chunk_tokens` bounds the positions projected onto the vocabulary at once (0: all). `generator`
+    decodes the rollouts and the training-time evaluations (config key `generator`)."""
 
     model: torch.nn.Module
     base: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     accelerator: object | None = None
     chunk_tokens: int = 0
+    generator: Generator = field(default_factory=LoopGenerator)
     beacon_id: int = field(init=False)
     pad_id: int = field(init=False)
     banned_ids: tuple[int, ...] = field(init=False)

@@ -1,4 +1,4 @@
-"""The training loop: stages (sft, rl, two-stage distill) on `accelerate`, with exact resume.
+"""The training loop: the stages (`training/stages.py`: sft, rl, two-stage distill) on `accelerate`, with exact resume.
 
 Runs the same under `python`, `accelerate launch` and `torchrun`: the global batch of every step is a pure
 function of (seed, stage, step); each process takes its contiguous shard, losses are divided by global token (or
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -23,54 +22,20 @@ from breadcrumbs.beacon.spelling import view_name
 from breadcrumbs.chat import CHAT_MODES
 from breadcrumbs.errors import BreadcrumbsError, BreadcrumbsWarning
 from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_temporaries
-from breadcrumbs.generation import generate
+from breadcrumbs.generators import get_generator
 from breadcrumbs.models import beacon_token_id, load_model
 from breadcrumbs.policies import FullCache, student_policy
 from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
 from breadcrumbs.training.config import TrainConfig, build_task, config_from_dict, dump_config
-from breadcrumbs.training.data import ProblemSource, derive_seed, encode_traces, sample_ratios, shard
-from breadcrumbs.training.rl import collect_rollouts, rl_loss, rollout_sums, sequence_logprobs
+from breadcrumbs.training.data import ProblemSource, derive_seed
 from breadcrumbs.training.losses import TokenScorer
-from breadcrumbs.training.runtime import Runtime, Sums, make_accelerator
+from breadcrumbs.training.runtime import Runtime, make_accelerator
 from breadcrumbs.training.schedule import check_resume, schedule_warnings, training_record
-from breadcrumbs.training.sft import sft_loss
+from breadcrumbs.training.stages import Stage, StepContext, build_stages, lr_lambda
 from breadcrumbs.validation import load_yaml, read_text_file, resolve_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LOGGER = "breadcrumbs.training"
-
-
-def micro_batches(rows: int, micro_batch_size: int, world: int) -> list[list[int]]:
-    """This process's `rows` split into micro-batches of `micro_batch_size / world` rows (0: one micro-batch)."""
-    size = micro_batch_size // world if micro_batch_size else rows
-    return [list(range(start, min(start + size, rows))) for start in range(0, rows, max(size, 1))]
-
-
-def lr_lambda(kind: str, warmup: int, total: int):
-    """Multiplier of the base learning rate at a stage step: linear warmup, then constant / linear / cosine."""
-
-    def factor(step: int) -> float:
-        if warmup and step < warmup:
-            return (step + 1) / warmup
-        if kind == "constant":
-            return 1.0
-        progress = (step - warmup) / max(1, total - warmup)
-        if kind == "linear":
-            return max(0.0, 1.0 - progress)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def distill_weight_at(config: TrainConfig, stage: str, step: int) -> float:
-    """The distillation coefficient at a stage step (0 when this stage does no distillation)."""
-    mode = config.distill.mode
-    if mode == "off" or (stage == "rl" and mode == "two_stage"):
-        return 0.0
-    weight = config.distill.weight
-    if config.distill.schedule == "linear_warmup" and config.distill.warmup_steps:
-        weight *= min(1.0, (step + 1) / config.distill.warmup_steps)
-    return weight
 
 
 def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_size: int) -> dict:
@@ -81,7 +46,7 @@ def evaluate(rt: Runtime, task, problems, ratios, max_new_tokens: int, batch_siz
     prompts = [task.prompt(problem) for problem in problems]
     result = {}
     for label, policy in [("full", FullCache())] + [(view_name(r), student_policy(r)) for r in ratios]:
-        out = generate(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        out = rt.generator(rt.base, rt.tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens, batch_size=batch_size)
         correct = task.score(problems, out.texts)[1]
         result[f"acc_{label}"] = sum(correct) / max(1, len(correct))
         result[f"kv_peak_{label}"] = sum(s.peak_kv_entries for s in out.stats) / max(1, len(out.stats))
@@ -228,7 +193,10 @@ class Trainer:
         self.model = model
         adamw = self._optimizer(model)
         wrapped, optimizer = acc.prepare(TokenScorer(model), adamw)
-        rt = self.runtime = Runtime(wrapped, model, tokenizer, acc, chunk_tokens=cfg.model.logit_chunk_tokens)
+        rt = self.runtime = Runtime(
+            wrapped, model, tokenizer, acc, chunk_tokens=cfg.model.logit_chunk_tokens,
+            generator=get_generator(cfg.generator),
+        )
         state = load_state(self.resume_from) if self.resume_from else None
         global_step = resumed_step = state["global_step"] if state else 0
         self.train_time_s = state.get("train_time_s", 0.0) if state else 0.0
@@ -252,36 +220,33 @@ class Trainer:
         final = self.resume_from
         stage_start = 0
         last_eval_step = -1
-        for stage, steps in cfg.stages():
+        for stage in build_stages(cfg):
+            steps = stage.steps
             stage_end = stage_start + steps
             if global_step >= stage_end:
                 stage_start = stage_end
                 continue
             first = global_step - stage_start
-            lr = cfg.sft.lr if stage == "sft" else cfg.rl.lr
-            stage_cfg = cfg.sft if stage == "sft" else cfg.rl
-            scheduler = self._start_stage(adamw, lr, lr_lambda(stage_cfg.scheduler, stage_cfg.warmup_steps, steps))
-            if state and state["stage"] == stage and first > 0:
+            section = stage.section
+            scheduler = self._start_stage(adamw, section.lr, lr_lambda(section.scheduler, section.warmup_steps, steps))
+            if state and state["stage"] == stage.name and first > 0:
                 rt.load_optimizer_state(optimizer, state["optimizer"])
                 scheduler.load_state_dict(state["scheduler"])
                 if acc.process_index == 0:
                     set_rng_state(state["rng"])
-            frozen = stage == "distill" and cfg.distill.teacher == "frozen"
-            reference = self._reference(rt, first) if stage == "rl" and cfg.rl.kl_coef > 0 or frozen else None
+            reference = self._reference(rt, first) if stage.needs_reference else None
+            context = StepContext(rt, optimizer, self.task, self.source, cfg, reference)
             resumed_here = self.resume_from is not None and global_step == resumed_step
             starts_run = cfg.eval.every and global_step == 0  # periodic evaluation: record the starting point
-            if (stage == "rl" or starts_run) and first == 0 and last_eval_step != global_step and not resumed_here:
-                self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage, "before")
+            if (stage.evaluated_before or starts_run) and first == 0 and last_eval_step != global_step and not resumed_here:
+                self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage.name, "before")
             for step in range(first, steps):
                 torch.manual_seed(derive_seed(cfg.seed, "torch", global_step, acc.process_index))
                 started = time.perf_counter()
-                if stage == "sft":
-                    metrics = self._sft_step(rt, optimizer, step)
-                else:
-                    metrics = self._rl_step(rt, optimizer, stage, step, reference)
+                metrics = stage.step(context, step)
                 scheduler.step()
                 global_step += 1
-                metrics.update(kind="train", stage=stage, step=global_step, lr=scheduler.get_last_lr()[0],
+                metrics.update(kind="train", stage=stage.name, step=global_step, lr=scheduler.get_last_lr()[0],
                                step_time_s=time.perf_counter() - started)
                 if "tokens" in metrics:
                     metrics["train_tokens_per_s"] = metrics.pop("tokens") / metrics["step_time_s"]
@@ -291,12 +256,12 @@ class Trainer:
                     bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("loss", "reward", "distill_kl") if k in metrics})
                 if global_step % cfg.log_every == 0:
                     shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
-                    self.log(f"step {global_step} [{stage}] " + " ".join(f"{k}={v}" for k, v in shown.items()))
+                    self.log(f"step {global_step} [{stage.name}] " + " ".join(f"{k}={v}" for k, v in shown.items()))
                 self.train_time_s += metrics["step_time_s"]
                 out_of_time = self._out_of_time()
                 stage_done = step + 1 == steps or out_of_time
                 if cfg.eval.every and global_step % cfg.eval.every == 0 or stage_done:
-                    self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage,
+                    self._evaluate(rt, eval_problems, eval_ratios, eval_tokens, global_step, stage.name,
                                    "end" if stage_done else "periodic")
                     last_eval_step = global_step
                 if global_step % cfg.checkpoint.every == 0 or stage_done:
@@ -358,13 +323,12 @@ class Trainer:
         spent = torch.tensor([self.train_time_s], device=self.accelerator.device)
         return bool(self.accelerator.reduce(spent, reduction="mean").item() >= budget)
 
-    def _save(self, model, tokenizer, optimizer, scheduler, stage, stage_step, global_step) -> Path:
+    def _save(self, model, tokenizer, optimizer, scheduler, stage: Stage, stage_step: int, global_step: int) -> Path:
         cfg = self.config
-        size = cfg.sft.batch_size if stage == "sft" else cfg.rl.batch_size // cfg.rl.group_size
         state = {
-            "global_step": global_step, "stage": stage, "stage_step": stage_step,
+            "global_step": global_step, "stage": stage.name, "stage_step": stage_step,
             "optimizer": self.runtime.optimizer_state(optimizer), "scheduler": scheduler.state_dict(), "rng": rng_state(),
-            "cursor": self.source.cursor(stage, stage_step, size), "config": cfg.to_dict(),
+            "cursor": self.source.cursor(stage.name, stage_step, stage.problems_per_step), "config": cfg.to_dict(),
             "train_time_s": self.train_time_s,
         }
         path = self.run_dir / "checkpoints" / f"step-{global_step}"
@@ -394,123 +358,6 @@ class Trainer:
             self._write_metrics(record)
             self.log(f"eval step {step} [{stage} {when}] " + " ".join(
                 f"{k}={v:.3f}" for k, v in result.items() if k.startswith("acc_")))
-
-    def _clip_and_step(self, rt, optimizer) -> float:
-        """Clip (grad_clip 0: measure only) and step; returns the global grad norm before clipping."""
-        clip = self.config.optim.grad_clip or math.inf
-        norm = float(self.accelerator.clip_grad_norm_(rt.model.parameters(), clip))
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return norm
-
-    # ----- steps ------------------------------------------------------------------------------------------
-    def _sft_step(self, rt: Runtime, optimizer, step: int) -> dict:
-        cfg = self.config
-        problems = self.source.batch("sft", step, cfg.sft.batch_size)
-        if cfg.sft.batch_size % rt.world:
-            raise BreadcrumbsError(
-                f"sft.batch_size {cfg.sft.batch_size} does not split over {rt.world} processes; use a multiple"
-            )
-        choices, weights = cfg.beacon.choices()
-        ratios = sample_ratios(
-            cfg.beacon.views(choices), len(problems),
-            derive_seed(cfg.seed, "sft-ratio", step), weights,
-        )
-        student_weight = cfg.sft.student_weight if step >= cfg.sft.student_start else 0.0
-        sums, global_tokens = self._backward_traces(rt, problems, ratios, student_weight, 1.0, sync=True)
-        norm = self._clip_and_step(rt, optimizer)
-        metrics = sums.means(rt)
-        metrics.update(grad_norm=norm, tokens=float(global_tokens))
-        return metrics
-
-    def _backward_traces(
-        self, rt: Runtime, problems: list, ratios: list, student_weight: float, weight: float, sync: bool
-    ) -> tuple[Sums, int]:
-        """Accumulate `weight` x the supervised loss on the solver traces of the global batch `problems` (this
-        process's shard, in micro-batches of `sft.micro_batch_size`); `sync` lets the last micro-batch communicate.
-        Returns the metric sums and the global number of trace tokens."""
-        cfg = self.config
-        prompts, completions = encode_traces(rt.tokenizer, self.task, problems, cfg.task.style)
-        global_tokens = sum(len(c) for c in completions)
-        prompts, completions, ratios = (shard(items, rt.rank, rt.world) for items in (prompts, completions, ratios))
-        micro = micro_batches(len(prompts), cfg.sft.micro_batch_size, rt.world)
-        sums = Sums()
-        for i, rows in enumerate(micro):
-            pick = lambda items: [items[r] for r in rows]  # noqa: E731
-            loss, part = sft_loss(
-                rt, pick(prompts), pick(completions), pick(ratios), student_weight, global_tokens, cfg.sft.fused_forward
-            )
-            rt.backward(weight * loss, sync=sync and i + 1 == len(micro))
-            sums.merge(part)
-        return sums, global_tokens
-
-    def _rl_step(self, rt: Runtime, optimizer, stage: str, step: int, reference) -> dict:
-        cfg = self.config
-        rl = cfg.rl
-        prompts_per_step = rl.batch_size // rl.group_size
-        if prompts_per_step % rt.world:
-            raise BreadcrumbsError(
-                f"rl.batch_size / rl.group_size = {prompts_per_step} prompts do not split over {rt.world} processes; "
-                f"make rl.batch_size a multiple of {rl.group_size * rt.world}"
-            )
-        if rl.anchor_weight > 0 and rl.anchor_batch % rt.world:
-            raise BreadcrumbsError(
-                f"rl.anchor_batch {rl.anchor_batch} does not split over {rt.world} processes; use a multiple"
-            )
-        problems = shard(self.source.batch(stage, step, prompts_per_step), rt.rank, rt.world)
-        choices, weights = cfg.beacon.choices()
-        all_ratios = sample_ratios(
-            cfg.beacon.views(choices), rl.batch_size,
-            derive_seed(cfg.seed, stage, "ratio", step), weights,
-        )
-        ratios = shard(all_ratios, rt.rank, rt.world)
-        teacher = reference if stage == "distill" else None  # distill.teacher: frozen
-        with rt.full_weights():
-            rollouts = collect_rollouts(
-                rt, self.task, problems, rl, ratios, derive_seed(cfg.seed, stage, "sample", step, rt.rank),
-                model=None if teacher is None else teacher.lm,
-            )
-        rl_weight = 1.0 if stage == "rl" else 0.0
-        distill_weight = distill_weight_at(cfg, stage, step)
-        per_update = (rl.minibatch_size or rl.batch_size) // rt.world
-        # minibatches (one optimizer update each) of micro-batches (one forward/backward each)
-        parts = [
-            [rollouts.rows([start + r for r in rows]) for rows in micro_batches(
-                min(per_update, len(rollouts) - start), rl.micro_batch_size, rt.world)]
-            for start in range(0, len(rollouts), per_update)
-        ]
-        reuse = rl.updates_per_batch > 1 or len(parts) > 1
-        scored = lambda model: [[sequence_logprobs(rt, model, m, rl) for m in part] for part in parts]  # noqa: E731
-        old = scored(rt.model) if reuse and rl_weight else [[None] * len(part) for part in parts]
-        ref = scored(reference) if reference is not None and rl_weight else [[None] * len(part) for part in parts]
-        counts = rt.global_sum([
-            float(sum(len(c) for m in part for c in m.completions)) if rl.loss_norm != "sequence"
-            else float(sum(len(m) for m in part))
-            for part in parts
-        ])
-        sums = rollout_sums(rollouts, rl.group_size)
-        norms = []
-        anchor = rl.anchor_weight > 0 and stage == "rl"
-        for update in range(rl.updates_per_batch):
-            for index, (part, old_lp, ref_lp, denominator) in enumerate(zip(parts, old, ref, counts)):
-                if anchor:  # the warm start's data: fresh solver traces at its difficulty in every update
-                    batch = self.source.batch("anchor", (step * rl.updates_per_batch + update) * len(parts) + index,
-                                              rl.anchor_batch)
-                    traces, _ = self._backward_traces(rt, batch, [None] * len(batch), 0.0, rl.anchor_weight, sync=False)
-                    sums.add("anchor_ce", *traces.values["ce_teacher"])
-                for i, micro in enumerate(part):
-                    loss, micro_sums = rl_loss(
-                        rt, micro, rl, cfg.distill, rl_weight, distill_weight, denominator, old_lp[i], ref_lp[i],
-                        teacher,
-                    )
-                    rt.backward(loss, sync=i + 1 == len(part))
-                    sums.merge(micro_sums)
-                norms.append(self._clip_and_step(rt, optimizer))
-        metrics = sums.means(rt)
-        metrics.update(grad_norm=sum(norms) / len(norms), distill_weight=distill_weight,
-                       generation_s=rollouts.generation_s,
-                       tokens=float(rt.global_sum([sum(len(c) for c in rollouts.completions)])[0]))
-        return metrics
 
 
 def train(
