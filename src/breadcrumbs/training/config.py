@@ -1,7 +1,9 @@
 """Typed training configuration, loaded from YAML with `--set key=value` overrides.
 
-Every section is a dataclass; loading checks each key and type and the cross-field rules, and turns any mistake
-into one `BreadcrumbsError` line that names the key and the fix. `docs/training.md` documents every key.
+Every section is a dataclass. A field's own rule sits beside it (`checked(default, OneOf(...))`, a `Range`);
+loading checks each key and type, those rules and then the cross-field rules of `validate`, all before any work,
+and turns any mistake into one `BreadcrumbsError` line that names the key and the fix. `docs/training.md`
+documents every key.
 """
 
 from __future__ import annotations
@@ -20,30 +22,66 @@ from breadcrumbs.beacon.layout import StudentView, student_views
 from breadcrumbs.beacon.spelling import upgrade_config
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generators import get_generator
-from breadcrumbs.validation import Range
+from breadcrumbs.validation import MAX_NEW_TOKENS, NON_NEGATIVE, POSITIVE, PROBABILITY, SEED, TEMPERATURE, Range
+
+
+class OneOf:
+    """A rule: the value is one of `options`."""
+
+    def __init__(self, *options: str):
+        self.options = options
+
+    def check(self, key: str, value: Any) -> None:
+        if value not in self.options:
+            raise BreadcrumbsError(f"config key '{key}' must be one of {', '.join(self.options)}, got {value!r}")
+
+
+Rule = OneOf | Range
+
+
+def checked(default: Any, *rules: Rule) -> Any:
+    """A config field whose `rules` (`OneOf`, `Range`) sit beside it; `validate` checks them in order."""
+    return field(default=default, metadata={"rules": rules})
+
+
+def field_rules(cls: type | None = None, prefix: str = "") -> list[tuple[str, tuple[Rule, ...]]]:
+    """Every field's dotted key and its rules, sections in declaration order."""
+    found = []
+    for item in dataclasses.fields(cls or TrainConfig):
+        kind = typing.get_type_hints(cls or TrainConfig)[item.name]
+        if dataclasses.is_dataclass(kind):
+            found += field_rules(kind, f"{prefix}{item.name}.")
+        elif item.metadata.get("rules"):
+            found.append((f"{prefix}{item.name}", item.metadata["rules"]))
+    return found
 
 
 @dataclass
 class ModelConfig:
     name: str = "micro"  # preset (micro, tiny, small, base) or a local HF checkpoint directory
     arch: str = "qwen2"  # architecture of a preset model (qwen2, llama)
-    dtype: str = "float32"  # weights dtype: float32 | bfloat16 | float16 (mixed precision is separate)
-    attn_implementation: str = "sdpa"  # sdpa | eager | flex_attention (CUDA)
-    chat: str = "auto"  # prompts through the tokenizer's chat template: auto (when it has one) | always | never
+    # weights dtype: float32 | bfloat16 | float16 (mixed precision is separate)
+    dtype: str = checked("float32", OneOf("float32", "bfloat16", "float16"))
+    # sdpa | eager | flex_attention (CUDA)
+    attn_implementation: str = checked("sdpa", OneOf("sdpa", "eager", "flex_attention"))
+    # prompts through the tokenizer's chat template: auto (when it has one) | always | never
+    chat: str = checked("auto", OneOf("auto", "always", "never"))
     gradient_checkpointing: bool = False
-    logit_chunk_tokens: int = 1024  # positions projected onto the vocabulary at once in the losses; 0 = all at once
+    # positions projected onto the vocabulary at once in the losses; 0 = all at once
+    logit_chunk_tokens: int = checked(1024, NON_NEGATIVE)
 
 
 @dataclass
 class TaskConfig:
     name: str = ""  # required: countdown | linsys | stargraph | any registered task
     difficulty: dict = field(default_factory=dict)  # task knobs, e.g. {k: 3, max_number: 10}
-    style: str = "search"  # solver trace style for the warm start: search | direct
-    train_problems: int = 0  # 0: a fresh problem stream drawn from (seed, step); N: a fixed pool, reshuffled per epoch
-    eval_problems: int = 64  # held-out problems for evaluation (drawn from a different seed)
+    style: str = checked("search", OneOf("search", "direct"))  # solver trace style for the warm start: search | direct
+    # 0: a fresh problem stream drawn from (seed, step); N: a fixed pool, reshuffled per epoch
+    train_problems: int = checked(0, NON_NEGATIVE)
+    eval_problems: int = checked(64, NON_NEGATIVE)  # held-out problems for evaluation (drawn from a different seed)
     # hash: train / dev / test by a hash of each problem's canonical key (a dataset row's prompt) | none: no held-out
     # split, every stage reads the whole set (for a dataset file kept apart from the evaluation file)
-    split: str = "hash"
+    split: str = checked("hash", OneOf("hash", "none"))
     # name: dataset only (docs/tasks.md): the file, reward function(s) REF = file.py:function or module:function,
     # comma-separated, with optional weights; accuracy = reward (or the verifier REF) >= threshold; column names
     path: str = ""
@@ -80,16 +118,16 @@ class BeaconConfig:
     ratios: list = field(default_factory=lambda: [4])  # compression ratio(s) c; several = sampled per sequence
     # beacon | window: `window` trains the sliding-window control instead of beacons (same recipe, the sizes in
     # `windows`; serve it with `window:B`; see docs/baselines.md)
-    layout: str = "beacon"
+    layout: str = checked("beacon", OneOf("beacon", "window"))
     # layout window only: window size(s) B (generated entries a token sees); several = sampled per sequence
     windows: list = field(default_factory=list)
     # choice: each sequence takes one of `ratios` (`windows`); range: they are [low, high] and each sequence draws
     # an integer c in low..high with probability proportional to log((c+1)/c) (log-uniform), so one model serves
     # every c there
-    sampling: str = "choice"
+    sampling: str = checked("choice", OneOf("choice", "range"))
     # windows a closed window stays raw before eviction (0: evicted when its beacon is fed, as in the paper); L > 0
     # keeps a raw tail of the L most recent windows next to the beacons; serve with `beacon:C:lag=L`
-    lag: int = 0
+    lag: int = checked(0, NON_NEGATIVE)
 
     @property
     def sizes_key(self) -> str:
@@ -111,103 +149,118 @@ class BeaconConfig:
 
 @dataclass
 class SFTConfig:
-    steps: int = 0  # 0 skips the warm start
-    batch_size: int = 32  # global batch (solver traces per step, summed over processes)
-    lr: float = 1e-3
-    warmup_steps: int = 0
-    scheduler: str = "cosine"  # constant | linear | cosine (after warmup)
-    student_weight: float = 1.0  # weight of the CE under the student (beacon) layout; 0 = teacher layout only
-    student_start: int = 0  # SFT step from which the student CE is added (the teacher learns the task alone first)
+    steps: int = checked(0, NON_NEGATIVE)  # 0 skips the warm start
+    batch_size: int = checked(32, POSITIVE)  # global batch (solver traces per step, summed over processes)
+    lr: float = checked(1e-3, POSITIVE)
+    warmup_steps: int = checked(0, NON_NEGATIVE)
+    # constant | linear | cosine (after warmup)
+    scheduler: str = checked("cosine", OneOf("constant", "linear", "cosine"))
+    # weight of the CE under the student (beacon) layout; 0 = teacher layout only
+    student_weight: float = checked(1.0, NON_NEGATIVE)
+    # SFT step from which the student CE is added (the teacher learns the task alone first)
+    student_start: int = checked(0, NON_NEGATIVE)
     difficulty: dict = field(default_factory=dict)  # knobs for this stage's problems, on top of task.difficulty
     fused_forward: bool = True  # teacher and student rows in one forward pass
-    micro_batch_size: int = 0  # traces per forward/backward (global); 0 = the whole batch; same update, less memory
+    # traces per forward/backward (global); 0 = the whole batch; same update, less memory
+    micro_batch_size: int = checked(0, NON_NEGATIVE)
 
 
 @dataclass
 class RLConfig:
-    steps: int = 0  # 0 skips RL
-    batch_size: int = 64  # global rollouts per step = prompts per step x group_size
-    group_size: int = 8  # G samples per prompt (GRPO group)
-    max_new_tokens: int = 128
-    temperature: float = 1.0
-    top_p: float = 1.0
-    lr: float = 1e-4
-    warmup_steps: int = 0
-    scheduler: str = "constant"
-    updates_per_batch: int = 1  # optimizer updates on each rollout batch (> 1 makes the clipped ratio matter)
-    minibatch_size: int = 0  # rollouts per update (global); 0 = the whole batch
-    micro_batch_size: int = 0  # rollouts per forward/backward (global); 0 = the whole minibatch; same update
-    clip_eps: float = 0.2  # clipped importance ratio: [1 - clip_eps, 1 + clip_eps_high]
-    clip_eps_high: float = 0.0  # 0 = same as clip_eps
-    kl_coef: float = 0.0  # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
+    steps: int = checked(0, NON_NEGATIVE)  # 0 skips RL
+    batch_size: int = checked(64, POSITIVE)  # global rollouts per step = prompts per step x group_size
+    group_size: int = checked(8, POSITIVE)  # G samples per prompt (GRPO group)
+    max_new_tokens: int = checked(128, POSITIVE, Range(1, MAX_NEW_TOKENS, integer=True))
+    temperature: float = checked(1.0, NON_NEGATIVE, TEMPERATURE)
+    top_p: float = checked(1.0, Range(0, 1, low_open=True))
+    lr: float = checked(1e-4, POSITIVE)
+    warmup_steps: int = checked(0, NON_NEGATIVE)
+    scheduler: str = checked("constant", OneOf("constant", "linear", "cosine"))
+    # optimizer updates on each rollout batch (> 1 makes the clipped ratio matter)
+    updates_per_batch: int = checked(1, POSITIVE)
+    minibatch_size: int = checked(0, NON_NEGATIVE)  # rollouts per update (global); 0 = the whole batch
+    # rollouts per forward/backward (global); 0 = the whole minibatch; same update
+    micro_batch_size: int = checked(0, NON_NEGATIVE)
+    clip_eps: float = checked(0.2, NON_NEGATIVE)  # clipped importance ratio: [1 - clip_eps, 1 + clip_eps_high]
+    clip_eps_high: float = checked(0.0, NON_NEGATIVE)  # 0 = same as clip_eps
+    # KL to the frozen reference (the model at the start of RL); 0 = no reference kept
+    kl_coef: float = checked(0.0, NON_NEGATIVE)
     # token: mean over all generated tokens | sequence: mean per sequence, then over sequences | counted: the policy
     # gradient as a mean over the tokens it counts (non-zero advantage; forks under tokens: forks), the rest per token
-    loss_norm: str = "token"
+    loss_norm: str = checked("token", OneOf("token", "sequence", "counted"))
     scale_rewards: bool = True  # divide group-centred rewards by the group std
-    negative_weight: float = 1.0  # scale of negative advantages: 1 = GRPO, 0 = only samples better than their group
-    format_reward: float = 0.0  # reward for a parsable but wrong answer
-    trace_penalty: float = 0.0  # subtracted from the reward times the share of wrong trace lines (Task.trace_errors)
-    difficulty: dict = field(default_factory=dict)  # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
+    # scale of negative advantages: 1 = GRPO, 0 = only samples better than their group
+    negative_weight: float = checked(1.0, NON_NEGATIVE, PROBABILITY)
+    format_reward: float = checked(0.0, NON_NEGATIVE, PROBABILITY)  # reward for a parsable but wrong answer
+    # subtracted from the reward times the share of wrong trace lines (Task.trace_errors)
+    trace_penalty: float = checked(0.0, NON_NEGATIVE, PROBABILITY)
+    # knobs for RL (and two-stage distillation) problems, on top of task.difficulty
+    difficulty: dict = field(default_factory=dict)
     # the update (docs/training.md, "RL updates"): grpo = group-normalised advantages | expert_iteration = +1 for a
     # verified sample and 0 otherwise (cross-entropy on the verified samples)
-    algorithm: str = "grpo"
-    tokens: str = "all"  # all | forks: the policy-gradient term counts only tokens where the sample left the greedy path
-    anchor_weight: float = 0.0  # cross-entropy on solver traces of the warm start's difficulty in every update; 0 = none
-    anchor_batch: int = 16  # problems of that anchor per update
+    algorithm: str = checked("grpo", OneOf("grpo", "expert_iteration"))
+    # all | forks: the policy-gradient term counts only tokens where the sample left the greedy path
+    tokens: str = checked("all", OneOf("all", "forks"))
+    # cross-entropy on solver traces of the warm start's difficulty in every update; 0 = none
+    anchor_weight: float = checked(0.0, NON_NEGATIVE)
+    anchor_batch: int = checked(16, POSITIVE)  # problems of that anchor per update
 
 
 @dataclass
 class DistillConfig:
-    mode: str = "joint"  # joint (RL + distillation each step) | two_stage (RL, then distillation) | off
-    weight: float = 1.0  # coefficient of the distillation KL
-    direction: str = "forward"  # forward: KL(teacher || student) | reverse: KL(student || teacher)
-    schedule: str = "constant"  # constant | linear_warmup
-    warmup_steps: int = 0  # steps of linear_warmup from 0 to `weight`
+    # joint (RL + distillation each step) | two_stage (RL, then distillation) | off
+    mode: str = checked("joint", OneOf("joint", "two_stage", "off"))
+    weight: float = checked(1.0, NON_NEGATIVE)  # coefficient of the distillation KL
+    # forward: KL(teacher || student) | reverse: KL(student || teacher)
+    direction: str = checked("forward", OneOf("forward", "reverse"))
+    schedule: str = checked("constant", OneOf("constant", "linear_warmup"))  # constant | linear_warmup
+    warmup_steps: int = checked(0, NON_NEGATIVE)  # steps of linear_warmup from 0 to `weight`
     teacher_grad: bool = False  # let the distillation gradient flow into the teacher (full-cache) path too
     # true: teacher and student rows in one forward, padded to the longest student row; false: teacher rows, then
     # student rows, each in groups of similar width (2.7x faster joint update on long traces, train_step_long.md)
     fused_forward: bool = False
-    steps: int = 0  # two_stage only: distillation steps on the final policy's rollouts
+    steps: int = checked(0, NON_NEGATIVE)  # two_stage only: distillation steps on the final policy's rollouts
     # two_stage only: self = the distillation stage samples from, and takes its targets from, the model it trains
     # (the paper's shared weights) | frozen = from a frozen copy of the model at the start of the stage (a pretrained
     # teacher that must stay as it is); the backward then covers the student rows alone
-    teacher: str = "self"
+    teacher: str = checked("self", OneOf("self", "frozen"))
 
 
 @dataclass
 class OptimConfig:
-    weight_decay: float = 0.0
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    grad_clip: float = 1.0  # max global grad norm; 0 = no clipping
+    weight_decay: float = checked(0.0, NON_NEGATIVE)
+    beta1: float = checked(0.9, Range(0, 1, high_open=True))
+    beta2: float = checked(0.999, Range(0, 1, high_open=True))
+    eps: float = checked(1e-8, POSITIVE)
+    grad_clip: float = checked(1.0, NON_NEGATIVE)  # max global grad norm; 0 = no clipping
 
 
 @dataclass
 class EvalConfig:
-    every: int = 0  # evaluate every N global steps (0 = only at the end of each stage)
-    max_new_tokens: int = 0  # 0 = rl.max_new_tokens
-    batch_size: int = 64
+    every: int = checked(0, NON_NEGATIVE)  # evaluate every N global steps (0 = only at the end of each stage)
+    max_new_tokens: int = checked(0, NON_NEGATIVE, Range(0, MAX_NEW_TOKENS, integer=True))  # 0 = rl.max_new_tokens
+    batch_size: int = checked(64, POSITIVE)
     ratios: list = field(default_factory=list)  # student ratios to evaluate; empty = beacon.ratios
     windows: list = field(default_factory=list)  # layout window: window sizes to evaluate; empty = beacon.windows
-    difficulty: dict = field(default_factory=dict)  # knobs of the held-out (dev split) problems, on top of task.difficulty
+    # knobs of the held-out (dev split) problems, on top of task.difficulty
+    difficulty: dict = field(default_factory=dict)
 
 
 @dataclass
 class CheckpointConfig:
-    every: int = 50  # save every N global steps (and always at the end)
-    keep: int = 2  # keep the newest N step-* directories (0 = keep all)
+    every: int = checked(50, POSITIVE)  # save every N global steps (and always at the end)
+    keep: int = checked(2, NON_NEGATIVE)  # keep the newest N step-* directories (0 = keep all)
 
 
 @dataclass
 class TrainConfig:
-    seed: int = 0
+    seed: int = checked(0, SEED)
     device: str = "auto"  # auto | cpu | cuda | cuda:N (under accelerate launch / torchrun, the launcher decides)
-    mixed_precision: str = "no"  # no | bf16 | fp16 (autocast; CUDA)
-    log_every: int = 1
+    mixed_precision: str = checked("no", OneOf("no", "bf16", "fp16"))  # no | bf16 | fp16 (autocast; CUDA)
+    log_every: int = checked(1, POSITIVE)
     # Wall-time budget of the run's training steps in seconds (evaluations excluded); 0 = none. Training stops
     # (evaluation + checkpoint) after the first step at which the summed step time reaches it: equal-time ablations.
-    time_budget_s: float = 0.0
+    time_budget_s: float = checked(0.0, NON_NEGATIVE)
     # decoding backend of the rollouts and training-time evaluations (breadcrumbs.generators): loop | static |
     # path/to/file.py:factory | package.module:factory
     generator: str = "loop"
@@ -239,52 +292,6 @@ class TrainConfig:
         """The student views evaluated: `eval.ratios` (`eval.windows` for layout window), else the trained ones."""
         key = self.beacon.sizes_key
         return self.beacon.views(getattr(self.eval, key) or getattr(self.beacon, key))
-
-
-CHOICES = {
-    "model.dtype": ("float32", "bfloat16", "float16"),
-    "model.attn_implementation": ("sdpa", "eager", "flex_attention"),
-    "model.chat": ("auto", "always", "never"),
-    "beacon.layout": ("beacon", "window"),
-    "task.style": ("search", "direct"),
-    "task.split": ("hash", "none"),
-    "sft.scheduler": ("constant", "linear", "cosine"),
-    "rl.scheduler": ("constant", "linear", "cosine"),
-    "rl.loss_norm": ("token", "sequence", "counted"),
-    "rl.algorithm": ("grpo", "expert_iteration"),
-    "rl.tokens": ("all", "forks"),
-    "distill.mode": ("joint", "two_stage", "off"),
-    "distill.direction": ("forward", "reverse"),
-    "distill.schedule": ("constant", "linear_warmup"),
-    "distill.teacher": ("self", "frozen"),
-    "beacon.sampling": ("choice", "range"),
-    "mixed_precision": ("no", "bf16", "fp16"),
-}
-NON_NEGATIVE = (
-    "sft.steps", "sft.warmup_steps", "sft.student_weight", "sft.student_start", "rl.steps", "rl.warmup_steps", "rl.minibatch_size",
-    "sft.micro_batch_size", "rl.micro_batch_size", "model.logit_chunk_tokens",
-    "rl.clip_eps", "rl.clip_eps_high", "rl.kl_coef", "rl.temperature", "distill.weight", "distill.warmup_steps",
-    "distill.steps", "optim.weight_decay", "optim.grad_clip", "eval.every", "eval.max_new_tokens",
-    "checkpoint.keep", "task.train_problems", "task.eval_problems", "rl.format_reward", "rl.negative_weight",
-    "rl.trace_penalty", "time_budget_s", "beacon.lag", "rl.anchor_weight",
-)
-POSITIVE = (
-    "sft.batch_size", "sft.lr", "rl.batch_size", "rl.group_size", "rl.max_new_tokens", "rl.lr",
-    "rl.updates_per_batch", "rl.anchor_batch", "eval.batch_size", "checkpoint.every", "log_every", "optim.eps",
-)
-# Keys with a bounded range (checked after NON_NEGATIVE / POSITIVE); every float key must also be finite.
-RANGES: dict[str, Range] = {
-    "seed": validation.SEED,
-    "rl.max_new_tokens": Range(1, validation.MAX_NEW_TOKENS, integer=True),
-    "eval.max_new_tokens": Range(0, validation.MAX_NEW_TOKENS, integer=True),  # 0 = rl.max_new_tokens
-    "rl.top_p": Range(0, 1, low_open=True),
-    "rl.temperature": validation.TEMPERATURE,
-    "rl.format_reward": validation.PROBABILITY,
-    "rl.negative_weight": validation.PROBABILITY,
-    "rl.trace_penalty": validation.PROBABILITY,  # above 1 a wrong answer could outscore a right one
-    "optim.beta1": Range(0, 1, high_open=True),
-    "optim.beta2": Range(0, 1, high_open=True),
-}
 
 
 def _type_name(kind: Any) -> str:
@@ -350,14 +357,12 @@ def _check_finite(section: Any, prefix: str) -> None:
 
 def validate(config: TrainConfig) -> TrainConfig:
     """Cross-field checks; each failure is one BreadcrumbsError naming the key and the fix."""
-    for key, allowed in CHOICES.items():
-        if _get(config, key) not in allowed:
-            raise BreadcrumbsError(f"config key '{key}' must be one of {', '.join(allowed)}, got {_get(config, key)!r}")
-    for keys, allowed in ((NON_NEGATIVE, validation.NON_NEGATIVE), (POSITIVE, validation.POSITIVE)):
-        for key in keys:
-            validation.check_range(f"config key '{key}'", _get(config, key), allowed)
-    for key, allowed in RANGES.items():
-        validation.check_range(f"config key '{key}'", _get(config, key), allowed)
+    for key, rules in field_rules():
+        for rule in rules:
+            if isinstance(rule, OneOf):
+                rule.check(key, _get(config, key))
+            else:
+                validation.check_range(f"config key '{key}'", _get(config, key), rule)
     _check_finite(config, "")
     validation.check_device_name("config key 'device'", config.device)
     try:
