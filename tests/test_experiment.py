@@ -64,7 +64,10 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
 
 @pytest.mark.slow
 def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
+    (tmp_path / "elapsed").mkdir()
+    (tmp_path / "elapsed" / "teacher").write_text("1000.0\n")  # an interrupted invocation spent 1,000 s on it
     out = run_experiment("countdown", tmp_path, scale="micro", log=lambda message: None)
+    assert out == tmp_path
     for name in ("ablation.md", "ablation_curves.png", "models.md", "report/report.md", "report/pareto.png"):
         assert (out / name).stat().st_size > 0, name
     table = (out / "ablation.md").read_text()
@@ -72,6 +75,8 @@ def test_micro_experiment_runs_end_to_end_and_resumes(tmp_path):
     assert "RL difficulty" in table and table.count("% [") >= len(ARMS) + 1  # each arm's test CI and the start's
     record = json.loads((out / "experiment.json").read_text())
     assert {"teacher", "mixed", "c8", "window", "window-joint-s0", "joint-s0", "sweep"} <= set(record["wall_s"])
+    assert 1000 < record["wall_s"]["teacher"] < 1000 + record["wall_s"]["this_invocation"]
+    assert record["wall_s"]["mixed"] < record["wall_s"]["this_invocation"]
     report = (out / "report" / "report.md").read_text()
     assert "beacon:32" in report and "tova:@beacon:8" in report and "tova:@beacon:8@mean" in report
     assert "window:8" in report and "repeated" not in report

@@ -384,17 +384,25 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
             "--out", str(out / "results" / f"{job.name}.jsonl")]
 
 
+def _earlier_wall(out: Path, job: Job) -> float:
+    """Seconds earlier, interrupted invocations spent on `job` (0 for none)."""
+    path = out / "elapsed" / job.name
+    return float(path.read_text().strip() or 0) if path.exists() else 0.0
+
+
 def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str],
               progress=lambda: "") -> dict[str, float]:
-    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time. `progress()` says
-    where the whole run stands (job k of N, ETA) when a job starts."""
+    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time, counting the time
+    an interrupted earlier invocation spent on it (kept in OUT/elapsed/JOB while it runs). `progress()` says where
+    the whole run stands (job k of N, ETA) when a job starts."""
     pending = [job for job in jobs if not (out / "done" / job.name).exists()]
     threads = str(max(1, parallel // max(1, min(parallel, len(pending)))))  # a wave of one job gets every core
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-    running: list[tuple[Job, subprocess.Popen, float]] = []
+    running: list[tuple[Job, subprocess.Popen, float]] = []  # job, process, start (minus earlier invocations)
     walls = {}
-    (out / "logs").mkdir(parents=True, exist_ok=True)
-    (out / "results").mkdir(parents=True, exist_ok=True)
+    for folder in ("logs", "results", "elapsed"):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+    last_note = time.perf_counter()
     while pending or running:
         while pending and len(running) < parallel:
             job = pending.pop(0)
@@ -402,8 +410,12 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
             atomic_write(out / "started" / job.name, prints[job.name] + "\n")
             handle = open(out / "logs" / f"{job.name}.log", "a")
             running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
-                                                  env=env), time.perf_counter()))
+                                                  env=env), time.perf_counter() - _earlier_wall(out, job)))
         time.sleep(0.5)
+        if time.perf_counter() - last_note > 30:  # what an interruption would otherwise lose
+            for job, _, started in running:
+                atomic_write(out / "elapsed" / job.name, f"{time.perf_counter() - started:.1f}\n")
+            last_note = time.perf_counter()
         for item in list(running):
             job, process, started = item
             if process.poll() is None:
