@@ -257,7 +257,7 @@ def _torch_profile_top(model, tokenizer, prompts, method, new_tokens, device, li
 def _eviction_cost(model, tokenizer, device, repeats: int = 200) -> list[dict]:
     """Time and bytes moved by one beacon eviction (`SlotCache.drop_span` of a c-window under the beacon) at
     different cache lengths: constant cost shows eviction never copies the whole cache."""
-    from breadcrumbs.beacon.cache import SlotCache
+    from breadcrumbs.policies.cache import SlotCache
 
     config = model.config
     heads = config.num_key_value_heads

@@ -13,9 +13,9 @@ import pytest
 from test_dataset_task import cli
 
 from breadcrumbs.evaluation import evaluate, summarize, write_report
-from breadcrumbs.evaluation import runner as runner_module
 from breadcrumbs.evaluation.agreement import agreement, first_divergence, token_agreement
 from breadcrumbs.evaluation.pareto import pareto_figure
+from breadcrumbs.generators import LoopGenerator
 from breadcrumbs.models import load_model
 from breadcrumbs.tasks.dataset import PromptsTask
 
@@ -95,23 +95,23 @@ def test_agreement_on_a_tiny_model(qwen2_tiny, tmp_path: Path) -> None:
     assert by_method["beacon:2"].peak_kv_entries < by_method["full"].peak_kv_entries
 
 
-def test_a_crafted_divergence_is_found_where_it_was_made(micro, tmp_path: Path, monkeypatch) -> None:
-    """Every non-full completion gets a different token at position 3: exact match 0, first divergence 3 in every
-    record (mean and median 3), token agreement (NEW - 1) / NEW."""
+def test_a_crafted_divergence_is_found_where_it_was_made(micro, tmp_path: Path) -> None:
+    """Every non-full completion gets a different token at position 3 (a backend that alters the loop's output,
+    through the generator seam): exact match 0, first divergence 3 in every record (mean and median 3), token
+    agreement (NEW - 1) / NEW."""
     model, tokenizer = micro
-    real = runner_module.generate
+    loop = LoopGenerator()
 
     def altered(model, tokenizer, prompts, policy, **options):
-        output = real(model, tokenizer, prompts, policy=policy, **options)
+        output = loop(model, tokenizer, prompts, policy, **options)
         if policy.label == "full":
             return output
         ids = [row[:3] + [row[3] + 1] + row[4:] for row in output.completion_ids]
         return dataclasses.replace(output, completion_ids=ids)
 
-    monkeypatch.setattr(runner_module, "generate", altered)
     task = PromptsTask(str(write_prompts(tmp_path / "p.jsonl", [{"prompt": p} for p in PROMPTS])))
     result = evaluate(model, tokenizer, task, task.fixed_problems(), "full,beacon:2", max_new_tokens=NEW,
-                      agreement=True)
+                      agreement=True, generator=altered)
     beacon = [r for r in result.records if r["method"] == "beacon:2"]
     assert all(r["generated_tokens"] == NEW for r in result.records)  # no EOS: the crafted position exists
     assert [r["first_divergence"] for r in beacon] == [3, 3, 3]

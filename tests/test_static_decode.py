@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from breadcrumbs import generate
-from breadcrumbs.beacon.cache import SlotLayer
+from breadcrumbs.policies.cache import SlotLayer
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import DecodeSession, _left_pad
 from breadcrumbs.policies import policy_from_spec

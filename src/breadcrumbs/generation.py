@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.beacon.cache import SlotCache
+from breadcrumbs.policies.cache import SlotCache
 from breadcrumbs.chat import encode_prompt
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length

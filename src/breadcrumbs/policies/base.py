@@ -20,7 +20,7 @@ from typing import ClassVar, Protocol
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.beacon.cache import SlotCache
+from breadcrumbs.policies.cache import SlotCache
 from breadcrumbs.policies.registry import MethodFamily, PlotStyle, no_argument, register
 
 

@@ -35,7 +35,7 @@ from typing import ClassVar
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.beacon.cache import _compaction_moves
+from breadcrumbs.policies.cache import _compaction_moves
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.base import CachePolicy, SessionView
 
