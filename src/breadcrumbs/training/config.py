@@ -67,6 +67,12 @@ class ModelConfig:
     # prompts through the tokenizer's chat template: auto (when it has one) | always | never
     chat: str = checked("auto", OneOf("auto", "always", "never"))
     gradient_checkpointing: bool = False
+    # LoRA rank of the trained weights (training/adapters.py): 0 = all weights train; r > 0 = PEFT LoRA adapters on
+    # `lora_targets` plus the <beacon> embedding row train, every other weight frozen; checkpoints are merged
+    lora_rank: int = checked(0, NON_NEGATIVE)
+    lora_alpha: float = checked(16.0, POSITIVE)  # LoRA scaling numerator (the update is B @ A x alpha / rank)
+    lora_targets: list = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                        "down_proj"])  # the linear layers (module names) given adapters
     # positions projected onto the vocabulary at once in the losses; 0 = all at once
     logit_chunk_tokens: int = checked(1024, NON_NEGATIVE)
 

@@ -14,6 +14,7 @@ from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import banned_token_ids, eos_token_ids
 from breadcrumbs.generators import Generator, LoopGenerator
 from breadcrumbs.models import beacon_token_id
+from breadcrumbs.training import adapters
 from breadcrumbs.training.config import DistillConfig
 from breadcrumbs.training.losses import HeadOptions, TokenScorer
 
@@ -96,10 +97,13 @@ class Runtime:
         return isinstance(self.model, FSDPModule)
 
     def full_state_dict(self) -> dict | None:
-        """The full state dict of `base` on the main process where the weights are sharded (FSDP; a collective that
-        every process must call), else None (the model's own `state_dict` is complete)."""
+        """The state dict a checkpoint saves of `base`: on the main process the full one where the weights are
+        sharded (FSDP; a collective that every process must call), the adapters merged in where LoRA adapters train
+        (`training/adapters.py`), else None (the model's own `state_dict` is complete)."""
         from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
+        if adapters.injected(self.base):  # the trainer refuses adapters under FSDP
+            return adapters.merged_state_dict(self.base)
         if not self.sharded:
             return None
         gathered = get_model_state_dict(self.model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))

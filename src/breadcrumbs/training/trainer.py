@@ -25,6 +25,7 @@ from breadcrumbs.files import atomic_write, exclusive_lock, remove_stale_tempora
 from breadcrumbs.generators import get_generator
 from breadcrumbs.models import beacon_token_id, load_model
 from breadcrumbs.policies import FullCache, student_policy
+from breadcrumbs.training import adapters
 from breadcrumbs.training.checkpoint import latest_checkpoint, load_state, rng_state, save_checkpoint, set_rng_state
 from breadcrumbs.training.config import TrainConfig, build_task, config_from_dict, dump_config
 from breadcrumbs.training.data import ProblemSource, derive_seed
@@ -123,7 +124,8 @@ class Trainer:
     def _load_model(self):
         cfg = self.config.model
         dtype = DTYPES[cfg.dtype]
-        name = str(self.resume_from) if self.resume_from else cfg.name
+        # an adapter run resumes from its base weights plus the saved adapters (exact), not from merged weights
+        name = str(self.resume_from) if self.resume_from and not cfg.lora_rank else cfg.name
         from transformers.utils import logging as hf_logging
 
         bars = hf_logging.is_progress_bar_enabled()
@@ -137,6 +139,8 @@ class Trainer:
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
+        if cfg.lora_rank:
+            adapters.inject_lora(model, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets, beacon_token_id(tokenizer))
         if cfg.gradient_checkpointing:
             model.gradient_checkpointing_enable()
         model.train()
@@ -145,10 +149,13 @@ class Trainer:
     def _optimizer(self, model):
         """The run's one AdamW (prepared with the model once; each stage sets its learning rate and resets it)."""
         o = self.config.optim
-        return torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=0.0, betas=(o.beta1, o.beta2), eps=o.eps,
-            weight_decay=o.weight_decay,
-        )
+        trained = [p for p in model.parameters() if p.requires_grad]
+        groups = [{"params": trained}]
+        if self.config.model.lora_rank:  # the embedding trains only its beacon row: no decay of the frozen rows
+            embedding = model.get_input_embeddings().weight
+            groups = [{"params": [p for p in trained if p is not embedding]},
+                      {"params": [embedding], "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=0.0, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay)
 
     @staticmethod
     def _start_stage(optimizer, lr: float, schedule):
@@ -197,12 +204,16 @@ class Trainer:
             wrapped, model, tokenizer, acc, chunk_tokens=cfg.model.logit_chunk_tokens,
             generator=get_generator(cfg.generator),
         )
+        if cfg.model.lora_rank and rt.sharded:
+            raise BreadcrumbsError("model.lora_rank > 0 is not supported under FSDP; use DDP, or train all weights")
         state = load_state(self.resume_from) if self.resume_from else None
         global_step = resumed_step = state["global_step"] if state else 0
         self.train_time_s = state.get("train_time_s", 0.0) if state else 0.0
         if self._out_of_time():
             self.log(f"the run's time budget ({cfg.time_budget_s:g} s) is spent; final checkpoint {self.resume_from}")
             return self.resume_from
+        if state and "adapter" in state:
+            adapters.load_adapter_state(model, state["adapter"], rt.beacon_id)
         if state:
             self._truncate_metrics(global_step)
             self.log(f"resuming from {self.resume_from} at step {global_step} ({state['stage']} step {state['stage_step']})")
@@ -331,6 +342,8 @@ class Trainer:
             "cursor": self.source.cursor(stage.name, stage_step, stage.problems_per_step), "config": cfg.to_dict(),
             "train_time_s": self.train_time_s,
         }
+        if adapters.injected(model):
+            state["adapter"] = adapters.adapter_state(model, self.runtime.beacon_id)
         path = self.run_dir / "checkpoints" / f"step-{global_step}"
         weights = self.runtime.full_state_dict()
         if self.main:
