@@ -3,6 +3,7 @@ skip with the fix when a file is absent."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import sys
 from pathlib import Path
@@ -30,3 +31,18 @@ def require_fixture(name: str) -> Path:
     if not path.is_file():
         pytest.skip(f"fixture {path} is absent; run `python scripts/fetch_fixtures.py` (CI does)")
     return path
+
+
+def converted_fixture(name: str) -> Path:
+    """The GGUF fixture `name` converted once into a Hugging Face directory beside it (`<stem>-hf`, the same weights:
+    tests/test_real_smollm2.py checks `convert` exactly), which loads in a second where de-quantising the GGUF takes
+    tens of seconds; test processes (pytest-xdist workers) share it under a file lock."""
+    from breadcrumbs.gguf import convert_gguf
+
+    gguf = require_fixture(name)
+    target = gguf.with_name(gguf.stem + "-hf")
+    with open(gguf.with_name(gguf.name + ".convert.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / "config.json").is_file():
+            convert_gguf(gguf, target)  # written to a temporary sibling, then renamed: never half there
+    return target

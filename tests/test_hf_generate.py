@@ -22,7 +22,7 @@ from breadcrumbs.generation import _left_pad, banned_token_ids, eos_token_ids
 from breadcrumbs.hf import CUSTOM_GENERATE
 from breadcrumbs.models import beacon_token_id, load_model
 from conftest import tiny_model
-from fixture_files import SMOLLM2, require_fixture
+from fixture_files import SMOLLM2, converted_fixture
 
 PROMPTS = ["12+7=", "3", "Edges: 3 8 2 7\nPath:"]  # different lengths: a left-padded batch
 NEW = 16
@@ -195,7 +195,7 @@ def test_bad_calls_are_one_clear_error(qwen2_tiny, settings, message):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    return load_model(str(require_fixture(SMOLLM2)), dtype=torch.float32)
+    return load_model(str(converted_fixture(SMOLLM2)), dtype=torch.float32)
 
 
 def test_real_smollm2_greedy_equals_breadcrumbs_generate(smollm2):
