@@ -62,6 +62,9 @@ COVERED = {
         "tests/test_trl_integration.py::test_readme_trl_commands_run_as_written",
     "torchrun --nproc_per_node 2 --no-python breadcrumbs train --config configs/countdown-tiny.yaml --device cpu "
     "--out runs/ddp": "tests/test_train_ddp.py::test_two_processes_match_one",
+    "python docs/real-models/compare_curves.py docs/real-models/student/metrics.jsonl "
+    "docs/real-models/student-lora/metrics.jsonl --names all-weights,lora-r16 --bin 150":
+        "tests/test_records.py::test_the_lora_comparison_table_is_what_its_command_prints",
 }
 
 TINY_TRAIN = ["--set", "sft.steps=2", "--set", "sft.student_start=0", "--set", "rl.steps=0", "--set",

@@ -49,3 +49,14 @@ def test_no_committed_file_names_a_machine_path():
         text = data.decode("utf-8", errors="replace")
         found += [f"{name}:{line}: {match}" for line, match in machine_paths(text)]
     assert not found, "absolute paths of a machine in committed files (make them relative):\n" + "\n".join(found[:50])
+
+
+def test_the_lora_comparison_table_is_what_its_command_prints():
+    """docs/real-models/student-lora/comparison.md is the output of the command docs/real-models.md shows, run on
+    the committed metrics of both runs."""
+    import sys
+
+    command = [sys.executable, "docs/real-models/compare_curves.py", "docs/real-models/student/metrics.jsonl",
+               "docs/real-models/student-lora/metrics.jsonl", "--names", "all-weights,lora-r16", "--bin", "150"]
+    printed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert printed == (ROOT / "docs/real-models/student-lora/comparison.md").read_text()
