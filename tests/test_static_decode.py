@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from breadcrumbs import generate
+from breadcrumbs import generate, generation
 from breadcrumbs.policies.cache import SlotLayer
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import DecodeSession, _left_pad
@@ -64,6 +64,33 @@ def test_static_generate_is_token_for_token(arch):
         assert static.completion_ids == dynamic.completion_ids, spec
         assert [s.to_dict() for s in static.stats] == [s.to_dict() for s in dynamic.stats], spec
         assert static.peak_allocated_kv_bytes == dynamic.peak_allocated_kv_bytes
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_bucketed_static_steps_equal_dynamic(attn, monkeypatch):
+    """Uncompiled, a static step attends over the slots up to a multiple of STATIC_BUCKET; with a bucket of 4 the
+    shapes change every few steps (growing, and shrinking after evictions) and the logits still equal the dynamic
+    path's."""
+    monkeypatch.setattr(generation, "STATIC_BUCKET", 4)
+    model, tokenizer = tiny_model("llama", attn)
+    widths = set()
+    layer_update = SlotLayer.update
+
+    def recording(self, key_states, value_states, *args, **kwargs):
+        keys, values = layer_update(self, key_states, value_states, *args, **kwargs)
+        widths.add(keys.shape[2])
+        return keys, values
+
+    monkeypatch.setattr(SlotLayer, "update", recording)
+    for spec in SPECS:
+        dynamic, _ = teacher_forced(model, tokenizer, spec, static=False)
+        widths.clear()
+        static, session = teacher_forced(model, tokenizer, spec, static=True)
+        assert len(widths) >= (4 if spec == "full" else 2), spec  # the full cache grows through 4+ buckets
+        assert all(width % 4 == 0 or width == session.cache.capacity for width in widths), spec
+        for (rows, expected), (static_rows, got) in zip(dynamic, static, strict=True):
+            assert rows == static_rows
+            assert (expected - got).abs().max().item() < TOLERANCE, spec
 
 
 def test_every_static_decode_step_has_the_same_shapes(qwen2_tiny):

@@ -13,7 +13,8 @@ or the figures are read: no tensor work and no device sync per step.
 Static decoding (`static=True`). The cache is preallocated at the policy's `capacity` (for beacons
 `P + ceil(n/c) + (L+1)c`, known before decoding starts) and every forward attends over all of its slots, the
 unoccupied ones masked by one key-mask buffer updated in place; evictions overwrite slots in place (`SlotCache`),
-so a decode step has the same shapes every time. `compile=True` (static only) runs the one-token steps through
+so a decode step has the same shapes every time (uncompiled, a step attends over the slots up to a multiple of
+`STATIC_BUCKET` only: the same outputs, a new shape every 64 slots). `compile=True` (static only) runs the one-token steps through
 `torch.compile(mode="reduce-overhead")`, which captures them as CUDA graphs on a GPU. Outputs equal the dynamic
 path's to float tolerance (tests/test_static_decode.py). Accounting still counts occupied slots (`cache.length`);
 the preallocated buffer is `peak_allocated_kv_bytes`. A row leaving the batch changes the batch shape, so a
@@ -37,6 +38,11 @@ from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_le
 from breadcrumbs.policies.attention import QueryRecorder
 from breadcrumbs.policies.base import CachePolicy, FullCache
 from breadcrumbs.validation import check_memory, check_sampling
+
+
+# Uncompiled static decoding attends over the slots up to a multiple of this, not the whole preallocated buffer (a
+# compiled step keeps the one full-capacity shape: one captured graph).
+STATIC_BUCKET = 64
 
 
 @dataclass
@@ -106,7 +112,8 @@ class DecodeSession:
         self.prompt_ids = prompt_ids.to(model.device)
         batch, prompt_width = prompt_ids.shape
         self.cache = SlotCache(
-            model.config.num_hidden_layers, policy.capacity(prompt_width, max_new_tokens), static=static
+            model.config.num_hidden_layers, policy.capacity(prompt_width, max_new_tokens), static=static,
+            bucket=0 if compile else STATIC_BUCKET,
         )
         self.rows = torch.arange(batch, device=model.device)  # original index of each active row
         self.padding = (~self.prompt_mask).sum(dim=1)  # padding slots of each active row
@@ -184,14 +191,14 @@ class DecodeSession:
             self._key_masks["2d"][:, low:high] = shown
             self._key_masks["eager"][..., low:high] = 0.0 if shown else torch.finfo(self.model.dtype).min
         self._visible_end = end
-        return self._key_masks[kind]
+        return self._key_masks[kind][..., : self.cache.visible]
 
     def _forward(self, input_ids: torch.LongTensor, position_ids: torch.LongTensor, logits_to_keep: int):
+        if self.static:
+            self.cache.reserve(input_ids.shape[1], self.model.device)  # first: it sets the slots the mask covers
         mask = self._attention_mask(input_ids.shape[1])
         recorder = QueryRecorder(self.model) if getattr(self.policy, "needs_queries", False) else nullcontext()
         step = self._step if input_ids.shape[1] == 1 else self.model
-        if self.static:
-            self.cache.reserve(input_ids.shape[1], self.model.device)
         if self.compiled:
             torch.compiler.cudagraph_mark_step_begin()  # the previous step's outputs are no longer read
         with torch.no_grad(), recorder as queries:

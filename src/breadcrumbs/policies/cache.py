@@ -9,7 +9,8 @@ keys (each key already carries its rotary position), so this compaction changes 
 **Static mode** (`static=True`): the buffer holds exactly `capacity` slots (never regrown) and every forward sees
 all of them, so each decode step has the same tensor shapes and can be captured in a CUDA graph. A forward writes
 its entries at the slots `reserve` named (a device tensor updated in place, as transformers' `StaticLayer` does)
-and returns the whole buffer; the caller masks the slots beyond `length` and calls `commit` after the forward.
+and returns the whole buffer (with a `bucket`, the slots up to `length` rounded up to a multiple of it); the caller
+masks the slots beyond `length` and calls `commit` after the forward.
 `length` and the `keys`/`values` views are the occupied slots in both modes, so accounting reads the same.
 """
 
@@ -74,7 +75,8 @@ class SlotLayer(CacheLayerMixin):
             slots = self.cache.write_slots
             self._key_buffer.index_copy_(2, slots, key_states)
             self._value_buffer.index_copy_(2, slots, value_states)
-            return self._key_buffer, self._value_buffer
+            visible = self.cache.visible
+            return self._key_buffer[:, :, :visible], self._value_buffer[:, :, :visible]
         end = self.length + key_states.shape[-2]
         if end > self.capacity:
             self.cache.grow(end)
@@ -85,7 +87,7 @@ class SlotLayer(CacheLayerMixin):
         return self.keys, self.values
 
     def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
-        return (self.capacity if self.cache.static else self.length + query_length), 0
+        return (self.cache.visible if self.cache.static else self.length + query_length), 0
 
     def get_seq_length(self) -> int:
         return self.length
@@ -114,10 +116,12 @@ class SlotCache(Cache):
     Passed to a Hugging Face model as `cache=`; the generation loop and the cache policies evict from it.
     """
 
-    def __init__(self, num_layers: int, capacity: int, static: bool = False):
+    def __init__(self, num_layers: int, capacity: int, static: bool = False, bucket: int = 0):
         super().__init__(layers=[SlotLayer(self, index) for index in range(num_layers)])
         self.capacity = capacity
         self.static = static
+        self.bucket = bucket  # static mode: a forward sees the slots up to a multiple of this (0: all of them)
+        self.visible = capacity  # static mode: the slots the next forward attends over
         self.storage: torch.Tensor | None = None  # [2, layers, B, H_kv, capacity, D]: keys, values
         self.write_slots: torch.LongTensor | None = None  # static mode: the slots the next forward writes
 
@@ -166,7 +170,11 @@ class SlotCache(Cache):
     def reserve(self, count: int, device: torch.device) -> None:
         """Static mode, before a forward of `count` tokens: it writes slots `length .. length + count - 1`.
 
-        A one-token step reuses one device tensor filled in place (a fixed address for CUDA graphs)."""
+        A one-token step reuses one device tensor filled in place (a fixed address for CUDA graphs). With a `bucket`,
+        the forward attends over the slots up to `length + count` rounded up to a multiple of it, not the whole
+        capacity: a bounded number of shapes, and on a CPU no attention over the unoccupied end of the buffer."""
+        if self.bucket:
+            self.visible = min(self.capacity, -(-(self.length + count) // self.bucket) * self.bucket)
         if count == 1 and self.write_slots is not None and self.write_slots.numel() == 1:
             self.write_slots.fill_(self.length)
             return
