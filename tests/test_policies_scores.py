@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from breadcrumbs.policies.cache import SlotCache
 from breadcrumbs.generation import DecodeSession, _left_pad
 from breadcrumbs.policies import FullCache, H2OPolicy, KnormPolicy, StreamingPolicy, TOVAPolicy
 from breadcrumbs.policies.attention import QueryRecord, QueryRecorder, attention_over_cache
+from breadcrumbs.policies.cache import SlotCache
 from conftest import tiny_model
 
 

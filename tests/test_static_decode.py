@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from breadcrumbs import generate, generation
-from breadcrumbs.policies.cache import SlotLayer
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.generation import DecodeSession, _left_pad
 from breadcrumbs.policies import policy_from_spec
+from breadcrumbs.policies.cache import SlotLayer
 from conftest import tiny_model
 
 SPECS = ["full", "beacon:2", "beacon:4", "beacon:2:lag=1", "beacon:4:lag=1", "streaming:5", "knorm:5", "tova:5"]

@@ -13,9 +13,9 @@ or the figures are read: no tensor work and no device sync per step.
 Static decoding (`static=True`). The cache is preallocated at the policy's `capacity` (for beacons
 `P + ceil(n/c) + (L+1)c`, known before decoding starts) and every forward attends over all of its slots, the
 unoccupied ones masked by one key-mask buffer updated in place; evictions overwrite slots in place (`SlotCache`),
-so a decode step has the same shapes every time (uncompiled, a step attends over the slots up to a multiple of
-`STATIC_BUCKET` only: the same outputs, a new shape every 64 slots). `compile=True` (static only) runs the one-token steps through
-`torch.compile(mode="reduce-overhead")`, which captures them as CUDA graphs on a GPU. Outputs equal the dynamic
+so a decode step has the same shapes every time (uncompiled, a step attends only over the slots up to a multiple
+of `STATIC_BUCKET`: the same outputs, a new shape every `STATIC_BUCKET` slots). `compile=True` (static only) runs
+the one-token steps through `torch.compile(mode="reduce-overhead")`, which captures them as CUDA graphs on a GPU. Outputs equal the dynamic
 path's to float tolerance (tests/test_static_decode.py). Accounting still counts occupied slots (`cache.length`);
 the preallocated buffer is `peak_allocated_kv_bytes`. A row leaving the batch changes the batch shape, so a
 compiled session captures a new graph then (rows leave at EOS only).
@@ -31,12 +31,12 @@ from dataclasses import asdict, dataclass
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.policies.cache import SlotCache
 from breadcrumbs.chat import encode_prompt
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.models import BEACON_TOKEN, check_attention_support, context_length
 from breadcrumbs.policies.attention import QueryRecorder
 from breadcrumbs.policies.base import CachePolicy, FullCache
+from breadcrumbs.policies.cache import SlotCache
 from breadcrumbs.validation import check_memory, check_sampling
 
 

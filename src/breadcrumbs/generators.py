@@ -29,21 +29,12 @@ DEFAULT = "loop"
 
 
 class Generator(Protocol):
-    """Completions of `prompts` under a cache policy (see `breadcrumbs.generate` for the arguments)."""
+    """Completions of `prompts` under a cache policy; the other settings (`max_new_tokens`, `temperature`, `top_p`,
+    `seed`, `batch_size`, `progress`) are `breadcrumbs.generate`'s keyword arguments."""
 
-    def __call__(
-        self,
-        model: PreTrainedModel,
-        tokenizer: PreTrainedTokenizerBase,
-        prompts: Sequence[str] | Sequence[Sequence[int]],
-        policy: CachePolicy | None = None,
-        max_new_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float = 1.0,
-        seed: int = 0,
-        batch_size: int | None = None,
-        progress: bool = False,
-    ) -> GenerationOutput: ...
+    def __call__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+                 prompts: Sequence[str] | Sequence[Sequence[int]], policy: CachePolicy | None = None,
+                 **settings) -> GenerationOutput: ...
 
 
 @dataclass(frozen=True)
@@ -52,11 +43,8 @@ class LoopGenerator:
 
     static: bool = False
 
-    def __call__(self, model, tokenizer, prompts, policy=None, max_new_tokens=256, temperature=0.0, top_p=1.0,
-                 seed=0, batch_size=None, progress=False) -> GenerationOutput:
-        return generate(model, tokenizer, prompts, policy=policy, max_new_tokens=max_new_tokens,
-                        temperature=temperature, top_p=top_p, seed=seed, batch_size=batch_size, progress=progress,
-                        static=self.static)
+    def __call__(self, model, tokenizer, prompts, policy=None, **settings) -> GenerationOutput:
+        return generate(model, tokenizer, prompts, policy=policy, static=self.static, **settings)
 
 
 _GENERATORS: dict[str, Callable[[], Generator]] = {

@@ -35,9 +35,9 @@ from typing import ClassVar
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from breadcrumbs.policies.cache import _compaction_moves
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.policies.base import CachePolicy, SessionView
+from breadcrumbs.policies.cache import _compaction_moves
 
 
 MATCH_STATISTICS = ("peak", "mean")

@@ -46,9 +46,11 @@ def checked(default: Any, *rules: Rule) -> Any:
 
 def field_rules(cls: type | None = None, prefix: str = "") -> list[tuple[str, tuple[Rule, ...]]]:
     """Every field's dotted key and its rules, sections in declaration order."""
+    cls = cls or TrainConfig
+    hints = typing.get_type_hints(cls)
     found = []
-    for item in dataclasses.fields(cls or TrainConfig):
-        kind = typing.get_type_hints(cls or TrainConfig)[item.name]
+    for item in dataclasses.fields(cls):
+        kind = hints[item.name]
         if dataclasses.is_dataclass(kind):
             found += field_rules(kind, f"{prefix}{item.name}.")
         elif item.metadata.get("rules"):
