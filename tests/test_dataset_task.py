@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from breadcrumbs.cli import main
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks import get_task
 from breadcrumbs.tasks.dataset import DatasetTask
 from breadcrumbs.training import config_from_dict
+from cli_runner import run_cli, write_jsonl
 
 REWARD = '''
 CALLS = []
@@ -68,11 +68,6 @@ def rows(count: int = 30) -> list[dict]:
     return out
 
 
-def write_jsonl(path: Path, records: list) -> Path:
-    path.write_text("".join(json.dumps(record) + "\n" for record in records))
-    return path
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
     write_jsonl(tmp_path / "data.jsonl", rows())
@@ -82,16 +77,6 @@ def files(tmp_path: Path) -> Path:
 
 def make(files: Path, **options) -> DatasetTask:
     return get_task("dataset", **{"path": str(files / "data.jsonl"), "reward": f"{files}/reward.py:exact", **options})
-
-
-def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ----- the task --------------------------------------------------------------------------------------------------
@@ -294,7 +279,7 @@ def test_config_refuses_a_file_too_small_unless_split_none(files: Path) -> None:
 
 # ----- the command line ------------------------------------------------------------------------------------------
 def test_tasks_sample_prints_rows_with_their_reference_trace(files: Path, capsys: pytest.CaptureFixture) -> None:
-    code, out, err = cli(capsys, "tasks", "sample", "--task", "dataset", "--task-path", str(files / "data.jsonl"),
+    code, out, err = run_cli(capsys, "tasks", "sample", "--task", "dataset", "--task-path", str(files / "data.jsonl"),
                          "--n", "3", "--trace", "direct")
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -318,7 +303,7 @@ def test_eval_bad_input_is_one_error_line_and_writes_nothing(
     out = files / "results" / "r.jsonl"
     if any("boom" in arg for arg in args):  # a reward that raises on these rows
         write_jsonl(files / "data.jsonl", [{"prompt": f"{i}?", "answer": "3"} for i in range(10)])
-    code, _, err = cli(capsys, "eval", "--task", "dataset", "--task-path", str(files / "data.jsonl"),
+    code, _, err = run_cli(capsys, "eval", "--task", "dataset", "--task-path", str(files / "data.jsonl"),
                        *[a.format(files=files) for a in args], "--model", "micro", "--methods", "full",
                        "--max-new-tokens", "4", "--split", "none", "--out", str(out), "-q")
     assert code == 1
@@ -330,7 +315,7 @@ def test_train_with_a_failing_reward_leaves_no_run_folder(files: Path, capsys: p
     write_jsonl(files / "data.jsonl", [{"prompt": f"{i}?", "answer": "3"} for i in range(40)])
     config = micro_config(files, reward=f"{files}/reward.py:boom")
     (files / "bad.yaml").write_text(yaml.safe_dump(config))
-    code, _, err = cli(capsys, "train", "--config", str(files / "bad.yaml"), "--out", str(files / "run"), "-q")
+    code, _, err = run_cli(capsys, "train", "--config", str(files / "bad.yaml"), "--out", str(files / "run"), "-q")
     assert code == 1 and err.startswith("error: reward") and "boom raised ValueError" in err, err
     assert not (files / "run").exists()
 
@@ -339,14 +324,14 @@ def test_train_with_a_failing_reward_leaves_no_run_folder(files: Path, capsys: p
 def test_jsonl_and_reward_train_then_eval(files: Path, capsys: pytest.CaptureFixture) -> None:
     """The README's "Bring your own task", shrunk: 2 SFT + 2 RL steps through `breadcrumbs train`, then `eval`."""
     (files / "config.yaml").write_text(yaml.safe_dump(micro_config(files)))
-    code, out, err = cli(capsys, "train", "--config", str(files / "config.yaml"), "--out", str(files / "run"), "-q")
+    code, out, err = run_cli(capsys, "train", "--config", str(files / "config.yaml"), "--out", str(files / "run"), "-q")
     assert code == 0, err
     metrics = [json.loads(line) for line in (files / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [m["stage"] for m in metrics if m["kind"] == "train"] == ["sft", "sft", "rl", "rl"]
     assert all("reward" in m for m in metrics if m["kind"] == "train" and m["stage"] == "rl")
     assert "30 rows; by a hash of the prompt" in (files / "run" / "train.log").read_text()
     task = make(files)
-    code, out, err = cli(capsys, "eval", "--model", str(files / "run" / "checkpoints" / "latest"),
+    code, out, err = run_cli(capsys, "eval", "--model", str(files / "run" / "checkpoints" / "latest"),
                          "--task", "dataset", "--task-path", str(files / "data.jsonl"),
                          "--reward", f"{files}/reward.py:exact", "--methods", "full,beacon:4",
                          "--max-new-tokens", "12", "--out", str(files / "results.jsonl"), "-q")
@@ -383,7 +368,7 @@ def test_readme_bring_your_own_task_runs_as_written(tmp_path: Path, monkeypatch:
             continue
         assert argv[0] == "breadcrumbs"
         argv = argv[1:] + (shrink if argv[1] == "train" else []) + (["-q"] if argv[1] in ("train", "eval") else [])
-        code, out, err = cli(capsys, *argv)
+        code, out, err = run_cli(capsys, *argv)
         assert code == 0, (line, err)
     assert (tmp_path / "byot-report" / "report.md").is_file()
     assert "| beacon:4 |" in (tmp_path / "byot-report" / "report.md").read_text()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from breadcrumbs.cli import main
 from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.tasks import get_task, list_tasks, registry
+from cli_runner import run_cli
 
 PLUGIN = '''
 import random
@@ -88,21 +88,11 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return site
 
 
-def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_an_installed_plugin_is_listed_with_its_origin(installed: Path, capsys: pytest.CaptureFixture) -> None:
     assert {"addition", "doubling", "countdown", "dataset"} <= set(list_tasks())
     assert registry.task_origin("addition") == "adderplugin 0.1"
     assert registry.task_origin("countdown") == registry.BUILT_IN  # a plugin cannot take a built-in's name
-    code, out, err = cli(capsys, "tasks", "list")
+    code, out, err = run_cli(capsys, "tasks", "list")
     assert code == 0
     lines = {line.split(":")[0]: line for line in out.splitlines()}
     assert lines["addition"] == "addition: max_number=5 (1..9) — Add two small numbers. [adderplugin 0.1]"
@@ -133,7 +123,7 @@ def test_broken_plugins_are_one_error_where_used(installed: Path) -> None:
 
 def test_eval_runs_a_plugin_task(installed: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "results.jsonl"
-    code, stdout, err = cli(capsys, "eval", "--task", "addition", "--split", "none", "--n", "3",
+    code, stdout, err = run_cli(capsys, "eval", "--task", "addition", "--split", "none", "--n", "3",
                             "--model", "micro", "--methods", "full,beacon:2", "--max-new-tokens", "4",
                             "--out", str(out), "-q")
     assert code == 0, err

@@ -25,7 +25,6 @@ pytest.importorskip("datasets")
 from datasets import Dataset  # noqa: E402
 
 from breadcrumbs.beacon.layout import LaggedBeacons  # noqa: E402
-from breadcrumbs.cli import main  # noqa: E402
 from breadcrumbs.errors import BreadcrumbsError  # noqa: E402
 from breadcrumbs.generation import banned_token_ids, eos_token_ids  # noqa: E402
 from breadcrumbs.integrations.trl import BeaconGRPOConfig, BeaconGRPOTrainer  # noqa: E402
@@ -33,6 +32,7 @@ from breadcrumbs.models import build_preset_model  # noqa: E402
 from breadcrumbs.training.config import DistillConfig, RLConfig  # noqa: E402
 from breadcrumbs.training.rl import Rollouts, rl_loss  # noqa: E402
 from breadcrumbs.training.runtime import Runtime  # noqa: E402
+from cli_runner import run_cli, write_jsonl  # noqa: E402
 from test_train_ddp import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,16 +113,6 @@ def params(model) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
-def cli(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_distillation_moves_the_student(tmp_path: Path) -> None:
     """With a constant reward (TRL's loss has zero gradient) 6 steps of distillation cut the student's KL on a
     fixed batch at least 5-fold and raise its greedy agreement; with distill_weight 0 the weights do not move."""
@@ -197,7 +187,7 @@ def test_one_batch_matches_rl_loss(tmp_path: Path, loss_type: str, loss_norm: st
 def test_checkpoint_loads_in_breadcrumbs_eval(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """Two joint steps, `save_model`, then `breadcrumbs eval` on the user's JSONL and reward; config.breadcrumbs
     records ratios, lag and student steps; no rollout ever held a banned token."""
-    (tmp_path / "data.jsonl").write_text("".join(json.dumps(row) + "\n" for row in dataset(40)))
+    write_jsonl(tmp_path / "data.jsonl", list(dataset(40)))
     (tmp_path / "reward.py").write_text(
         "def distinct(prompts, completions, answer, **columns):\n"
         "    return [len(set(c)) / 10 for c in completions]\n"
@@ -219,7 +209,7 @@ def test_checkpoint_loads_in_breadcrumbs_eval(tmp_path: Path, capsys: pytest.Cap
     generation = json.loads((tmp_path / "model" / "generation_config.json").read_text())
     assert trainer.beacon_id in generation["suppress_tokens"]  # transformers' own generate never samples it
 
-    code, out, err = cli(capsys, "eval", "--model", str(tmp_path / "model"), "--task", "dataset",
+    code, out, err = run_cli(capsys, "eval", "--model", str(tmp_path / "model"), "--task", "dataset",
                          "--task-path", str(tmp_path / "data.jsonl"), "--reward", f"{tmp_path}/reward.py:distinct",
                          "--split", "none", "--n", "2", "--methods", "full,beacon:2:lag=1", "--max-new-tokens", "8",
                          "--out", str(tmp_path / "results.jsonl"), "-q")
@@ -291,7 +281,7 @@ def test_readme_trl_commands_run_as_written(tmp_path: Path, monkeypatch: pytest.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run([sys.executable, *train[1:], *shrink], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    code, out, err = cli(capsys, *evaluate[1:], "--n", "2", "-q")
+    code, out, err = run_cli(capsys, *evaluate[1:], "--n", "2", "-q")
     assert code == 0, err
     assert "| beacon:4 |" in out
 

@@ -19,7 +19,9 @@ RECORDED = "docs/experiments/countdown/models"  # relative to the repository roo
     "  breadcrumbs experiment countdown --scale gpu --parallel 8 --out experiments/countdown-gpu\n\n"
     "  breadcrumbs experiment countdown --from-recorded --out experiments/countdown   # start from the committed "
     "models\n\n"
-    "  breadcrumbs experiment countdown --record teacher,mixed --out experiments/countdown   # commit-ready copies"
+    "  breadcrumbs experiment countdown --record teacher,mixed --out experiments/countdown   # commit-ready copies\n\n"
+    "  breadcrumbs experiment countdown --record rl-s0,eval-rl-rl-s0 --without-weights --out experiments/countdown"
+    "   # an arm's curve and its evaluation, no weights"
 )
 def experiment(
     name: str = typer.Argument("countdown", help="Which experiment: countdown."),
@@ -29,11 +31,15 @@ def experiment(
                               "micro (seconds, CI)."),
     restart_changed: bool = typer.Option(False, "--restart-changed", help="Jobs whose settings changed since they "
                                          "ran: move their outputs to OUT/obsolete/ and run them again."),
-    from_recorded: bool = typer.Option(False, "--from-recorded", help="Adopt every model recorded in --recorded "
-                                       "that this plan made (its job is then done), instead of training it again."),
+    from_recorded: bool = typer.Option(False, "--from-recorded", help="Adopt every job recorded in --recorded "
+                                       "that this plan made (its job is then done), instead of running it again."),
     record: str = typer.Option("", "--record", help="Comma-separated finished jobs: copy their models (HF files, "
-                               "no optimizer state) to --recorded and exit."),
-    recorded: str = typer.Option(RECORDED, "--recorded", help="Folder of recorded models."),
+                               "no optimizer state) or, for evaluations, their results (gzip) to --recorded and "
+                               "exit."),
+    without_weights: bool = typer.Option(False, "--without-weights", help="With --record: keep a training job's "
+                                         "held-out curve but not its weights (only when every job built on it is "
+                                         "recorded)."),
+    recorded: str = typer.Option(RECORDED, "--recorded", help="Folder of recorded jobs (models, evaluations)."),
     show_plan: bool = typer.Option(False, "--plan", help="List the waves and jobs with their estimated minutes and "
                                    "what OUT already holds; run nothing."),
     quiet: bool = QuietOption,
@@ -51,10 +57,11 @@ def experiment(
     interrupts.on_interrupt(f"finished jobs are saved in {out}; rerun the same command to resume")
     log = (lambda message: None) if quiet else typer.echo
     if show_plan:
-        typer.echo(recipe.show_plan(name, out, scale, parallel))
+        typer.echo(recipe.show_plan(name, out, scale, parallel, recorded if from_recorded else None))
         return
     if record:
-        recipe.record(name, out, [job.strip() for job in record.split(",") if job.strip()], recorded, scale, log)
+        recipe.record(name, out, [job.strip() for job in record.split(",") if job.strip()], recorded, scale,
+                      not without_weights, log)
         return
     result = recipe.run_experiment(name, out, scale=scale, parallel=parallel, log=log,
                                    restart_changed=restart_changed, recorded=recorded if from_recorded else None)

@@ -3,7 +3,8 @@ beacon model against a dedicated c=8 model, an RL ablation at equal wall time, a
 
 `run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` subprocess with one CPU
 thread, run up to `parallel` at a time (two one-thread processes use two cores better than one two-thread process
-for models this small). Every job is resumable and marked done only when it finished, so rerunning the command after
+for models this small), each as soon as the run it starts from or evaluates has finished: evaluations first, so a
+finished model's results can be recorded before the next long job, then training runs in plan order. Every job is resumable and marked done only when it finished, so rerunning the command after
 an interruption continues where it stopped. Layout of the output directory:
 
     configs/NAME.yaml        the exact training config of every run
@@ -51,7 +52,7 @@ from breadcrumbs.errors import BreadcrumbsError
 from breadcrumbs.files import atomic_write
 from breadcrumbs.policies.registry import baseline_names
 from breadcrumbs.recipes.experiment_plan import describe, remaining_s
-from breadcrumbs.recipes.experiment_recorded import RECORDED_DIR, adopt_recorded, record_models
+from breadcrumbs.recipes.experiment_recorded import RECORDED_DIR, adopt_recorded, record_jobs, recorded_jobs
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
@@ -205,7 +206,7 @@ def _arm(s: Settings, arm: str, seed: int, start: str = "mixed", beacon: dict | 
 
 
 def plan(s: Settings) -> list[list[Job]]:
-    """The experiment as waves of jobs; the jobs of a wave are independent and run side by side."""
+    """The experiment as waves of jobs: the jobs of a wave are independent; a job runs once the run it uses is done."""
     seed = s.seeds[0]
     waves = [
         [Job("teacher", _train_config(s, seed, sft=_sft(s, s.teacher_steps, 0.0),
@@ -347,6 +348,17 @@ def set_aside(out: Path, names: list[str], log) -> Path:
     return folder
 
 
+def _results(out: Path, job: Job) -> Path | None:
+    """Where an evaluation writes its records (a folder for a sweep); None for a training run."""
+    if job.config is not None:
+        return None
+    return out / "results" / (job.name if job.sweep else f"{job.name}.jsonl")
+
+
+def _jobs(s: Settings) -> dict[str, Job]:
+    return {job.name: job for wave in plan(s) for job in wave}
+
+
 def _run_dir(out: Path, name: str) -> Path:
     return out / "runs" / name
 
@@ -379,9 +391,9 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
         return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
     shared = ["--model", str(_checkpoint(out, job.model_of)), *_evaluation_options(job, s), "--quiet"]
     if job.sweep:
-        return [*base, "sweep", *shared, "--out", str(out / "results" / job.name)]
+        return [*base, "sweep", *shared, "--out", str(_results(out, job))]
     return [*base, "eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
-            "--out", str(out / "results" / f"{job.name}.jsonl")]
+            "--out", str(_results(out, job))]
 
 
 def _earlier_wall(out: Path, job: Job) -> float:
@@ -390,27 +402,44 @@ def _earlier_wall(out: Path, job: Job) -> float:
     return float(path.read_text().strip() or 0) if path.exists() else 0.0
 
 
-def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str],
-              progress=lambda: "") -> dict[str, float]:
-    """Run the unfinished jobs of a wave, `parallel` at a time; returns each job's wall time, counting the time
-    an interrupted earlier invocation spent on it (kept in OUT/elapsed/JOB while it runs). `progress()` says where
-    the whole run stands (job k of N, ETA) when a job starts."""
+def _ready(job: Job, out: Path) -> bool:
+    """Whether the run `job` starts from or evaluates has finished (always, for the first one)."""
+    upstream = _upstream(job)
+    return upstream is None or (out / "done" / upstream).exists()
+
+
+def _next_job(pending: list[Job], out: Path) -> Job | None:
+    """The job to start next: the first ready evaluation or sweep (short, and it makes a finished model's results
+    recordable), else the first ready training run, in plan order; None while every pending job waits."""
+    ready = [job for job in pending if _ready(job, out)]
+    return next((job for job in ready if job.config is None), ready[0] if ready else None)
+
+
+def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, prints: dict[str, str],
+              progress=lambda: "", finished=lambda name, wall: None) -> None:
+    """Run the unfinished `jobs`, `parallel` at a time, each as soon as the run it uses has finished (`_next_job`);
+    calls `finished(name, wall)` with each job's wall time, counting the time an interrupted earlier invocation
+    spent on it (kept in OUT/elapsed/JOB while it runs). `progress()` says where the whole run stands (job k of N,
+    ETA) when a job starts."""
     pending = [job for job in jobs if not (out / "done" / job.name).exists()]
-    threads = str(max(1, parallel // max(1, min(parallel, len(pending)))))  # a wave of one job gets every core
-    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     running: list[tuple[Job, subprocess.Popen, float]] = []  # job, process, start (minus earlier invocations)
-    walls = {}
-    for folder in ("logs", "results", "elapsed"):
+    for folder in ("logs", "results", "elapsed", "done"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     last_note = time.perf_counter()
     while pending or running:
-        while pending and len(running) < parallel:
-            job = pending.pop(0)
+        while len(running) < parallel and (job := _next_job(pending, out)) is not None:
+            pending.remove(job)
+            ready = sum(_ready(other, out) for other in pending) + 1
+            threads = str(max(1, (parallel - len(running)) // ready))  # a job alone gets every free core
+            env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
             log(f"start {job.name} ({progress()})")
             atomic_write(out / "started" / job.name, prints[job.name] + "\n")
             handle = open(out / "logs" / f"{job.name}.log", "a")
             running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
                                                   env=env), time.perf_counter() - _earlier_wall(out, job)))
+        if not running:
+            raise BreadcrumbsError(f"experiment jobs {', '.join(job.name for job in pending)} start from runs "
+                                   "that are not in the plan")
         time.sleep(0.5)
         if time.perf_counter() - last_note > 30:  # what an interruption would otherwise lose
             for job, _, started in running:
@@ -429,11 +458,10 @@ def _run_wave(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
                     f"experiment job {job.name} failed (exit {process.returncode}): {' '.join(tail)}; see "
                     f"{out / 'logs' / (job.name + '.log')}, fix it and rerun to resume"
                 )
-            walls[job.name] = time.perf_counter() - started
-            (out / "done").mkdir(exist_ok=True)
-            (out / "done" / job.name).write_text(f"{walls[job.name]:.1f}\n")
-            log(f"done {job.name} in {walls[job.name] / 60:.1f} min")
-    return walls
+            wall = time.perf_counter() - started
+            (out / "done" / job.name).write_text(f"{wall:.1f}\n")
+            log(f"done {job.name} in {wall / 60:.1f} min")
+            finished(job.name, wall)
 
 
 def run_experiment(
@@ -457,7 +485,8 @@ def run_experiment(
     prints = fingerprints(waves, s)
     adopt_finished(out, prints, log)
     if recorded is not None:
-        adopt_recorded(out, Path(recorded), prints, log)
+        jobs = _jobs(s)
+        adopt_recorded(out, Path(recorded), prints, lambda name: _results(out, jobs[name]), log)
     stale = stale_jobs(out, prints)
     if stale and not restart_changed:
         raise BreadcrumbsError(
@@ -477,9 +506,11 @@ def run_experiment(
         left = remaining_s(out, waves, s, scale, parallel)
         return f"job {finished + 1}/{count}" + ("" if left is None else f", ETA ~{left / 3600:.1f} h")
 
-    for wave in waves:
-        record["wall_s"].update(_run_wave(wave, out, s, parallel, log, prints, progress))
+    def finished(job: str, wall: float) -> None:
+        record["wall_s"][job] = wall
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
+
+    _run_jobs([job for wave in waves for job in wave], out, s, parallel, log, prints, progress, finished)
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
     for lag in s.lags:
@@ -499,24 +530,35 @@ def run_experiment(
     return out
 
 
-def show_plan(name: str, out_dir: str | Path, scale: str = "cpu", parallel: int = 2) -> str:
-    """The jobs of the experiment, wave by wave, with what is done in `out_dir` and estimated minutes."""
+def show_plan(name: str, out_dir: str | Path, scale: str = "cpu", parallel: int = 2,
+              recorded: str | Path | None = None) -> str:
+    """The jobs of the experiment, wave by wave, with what is done in `out_dir` (or would be adopted from the
+    recorded jobs in `recorded`) and estimated minutes."""
     _check_name(name)
     s = Settings.scale(scale)
-    return describe(Path(out_dir), plan(s), s, scale, parallel)
+    waves = plan(s)
+    adoptable = recorded_jobs(Path(recorded), fingerprints(waves, s)) if recorded is not None else {}
+    return describe(Path(out_dir), waves, s, scale, parallel, adoptable)
 
 
 def record(
-    name: str, out_dir: str | Path, names: list[str], dest: str | Path, scale: str = "cpu", log=print
+    name: str, out_dir: str | Path, names: list[str], dest: str | Path, scale: str = "cpu", weights: bool = True,
+    log=print,
 ) -> list[Path]:
-    """Copy the models of the finished jobs `names` of the experiment in `out_dir` to `dest` (see
-    `breadcrumbs.recipes.experiment_recorded`), for a later `run_experiment(..., recorded=dest)` on any machine."""
+    """Copy the finished jobs `names` of the experiment in `out_dir` to `dest` (models, or metrics only where
+    `weights` is False, and evaluations' results; see `breadcrumbs.recipes.experiment_recorded`), for a later
+    `run_experiment(..., recorded=dest)` on any machine."""
     _check_name(name)
     s = Settings.scale(scale)
     out = Path(out_dir)
+    jobs = _jobs(s)
     command = f"breadcrumbs experiment {name} --scale {scale} --out {out_dir}"
-    return record_models(out, names, Path(dest), fingerprints(plan(s), s), lambda job: _checkpoint(out, job),
-                         command, log)
+
+    def users(job: str) -> list[str]:
+        return [other.name for other in jobs.values() if _upstream(other) == job]
+
+    return record_jobs(out, names, Path(dest), fingerprints(plan(s), s), lambda job: _checkpoint(out, job),
+                       lambda job: _results(out, jobs[job]) if job in jobs else None, users, command, weights, log)
 
 
 def _check_name(name: str) -> None:

@@ -44,19 +44,25 @@ def _done_s(out: Path, name: str) -> float | None:
     return float(path.read_text().strip() or 0) if path.is_file() else None
 
 
-def remaining_s(out: Path, waves: list[list[Job]], s: Settings, scale: str, parallel: int) -> float | None:
-    """Estimated wall seconds of the unfinished jobs, `parallel` at a time (None when no estimate exists)."""
+def remaining_s(out: Path, waves: list[list[Job]], s: Settings, scale: str, parallel: int,
+                skip: set[str] = frozenset()) -> float | None:
+    """Estimated wall seconds of the unfinished jobs (less `skip`), `parallel` at a time (None when no estimate
+    exists)."""
     total = 0.0
     for wave in waves:
-        pending = [estimate_s(job, s, scale) for job in wave if _done_s(out, job.name) is None]
+        pending = [estimate_s(job, s, scale) for job in wave
+                   if _done_s(out, job.name) is None and job.name not in skip]
         if any(value is None for value in pending):
             return None
         total += sum(pending) / max(1, min(parallel, len(pending) or 1))
     return total
 
 
-def describe(out: Path, waves: list[list[Job]], s: Settings, scale: str, parallel: int) -> str:
-    """The plan as text: one line per job (wave, name, what it is, state, minutes), then the estimated total."""
+def describe(out: Path, waves: list[list[Job]], s: Settings, scale: str, parallel: int,
+             recorded: dict[str, str] | None = None) -> str:
+    """The plan as text: one line per job (wave, name, what it is, state, minutes), then the estimated total;
+    `recorded` (name -> kind) are the jobs `--from-recorded` would adopt."""
+    recorded = recorded or {}
     count = sum(len(wave) for wave in waves)
     lines = [f"{count} jobs in {len(waves)} waves, {parallel} at a time (estimates: the cpu scale on 2 cores)"]
     for number, wave in enumerate(waves, 1):
@@ -66,13 +72,15 @@ def describe(out: Path, waves: list[list[Job]], s: Settings, scale: str, paralle
             estimate = estimate_s(job, s, scale)
             if done is not None:
                 state = f"done in {done / 60:.1f} min"
+            elif job.name in recorded:
+                state = f"recorded ({recorded[job.name]}): adopted"
             elif (out / "started" / job.name).exists():
                 state = "started (resumes)"
             else:
                 state = "to run"
             minutes = "" if estimate is None else f"~{estimate / 60:.0f} min"
             lines.append(f"  {job.name:<24} {_kind(job):<34} {minutes:>9}  {state}")
-    left = remaining_s(out, waves, s, scale, parallel)
+    left = remaining_s(out, waves, s, scale, parallel, set(recorded))
     lines.append("remaining: unknown at this scale" if left is None else f"remaining: ~{left / 3600:.1f} h")
     return "\n".join(lines)
 

@@ -10,13 +10,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from breadcrumbs.evaluation.results import atomic_write
+from breadcrumbs.recipes.experiment_recorded import RECORDED_DIR
 
 CURVES = (("acc_full", "teacher (full cache)"), ("acc_c8", "student, beacons c = 8"))
 
 
 def _evals(run_dir: Path) -> list[dict]:
-    """The evaluation records of a training run, in order."""
+    """The evaluation records of a training run, in order (of its recorded copy, for a job adopted from one)."""
     path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        path = run_dir / RECORDED_DIR / "metrics.jsonl"
     if not path.exists():
         return []
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
