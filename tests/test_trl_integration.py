@@ -33,7 +33,7 @@ from breadcrumbs.training.config import DistillConfig, RLConfig  # noqa: E402
 from breadcrumbs.training.rl import Rollouts, rl_loss  # noqa: E402
 from breadcrumbs.training.runtime import Runtime  # noqa: E402
 from cli_runner import run_cli, write_jsonl  # noqa: E402
-from test_train_ddp import free_port  # noqa: E402
+from test_train_ddp import NO_DEEPSPEED, free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # The trainer's distillation loss vs `rl_loss`'s on the same rollouts (float32, micro model): the same per-token KL
@@ -304,20 +304,25 @@ def test_the_core_imports_without_trl() -> None:
 
 
 @pytest.mark.slow
-def test_accelerate_launch_two_processes(tmp_path: Path) -> None:
-    """`accelerate launch --multi_gpu --num_processes 2` on CPU (DDP, gloo): each rank distils on its own rollouts,
-    yet both end with the same weights, moved from the start: the distillation gradient is all-reduced too."""
+@pytest.mark.parametrize("launch, kind", [
+    (["--multi_gpu"], "MULTI_CPU"),
+    pytest.param(["--use_deepspeed", "--zero_stage", "2"], "DEEPSPEED", marks=NO_DEEPSPEED),
+], ids=["ddp", "deepspeed_zero2"])
+def test_accelerate_launch_two_processes(tmp_path: Path, launch: list[str], kind: str) -> None:
+    """`accelerate launch --num_processes 2` on CPU (gloo), DDP or DeepSpeed ZeRO-2: each rank distils on its own
+    rollouts, yet both end with the same weights, moved from the start: the distillation gradient is all-reduced
+    too."""
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     result = subprocess.run(
-        [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        [sys.executable, "-m", "accelerate.commands.launch", *launch, "--num_processes", "2",
          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
          free_port(), str(worker), str(tmp_path)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "world 2 MULTI_CPU" in result.stdout
+    assert f"world 2 {kind}" in result.stdout
     first, second = (torch.load(tmp_path / f"params-rank{rank}.pt") for rank in (0, 1))
     start, _ = micro()
     assert all(torch.equal(first[name], second[name]) for name in first)
