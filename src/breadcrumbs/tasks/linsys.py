@@ -7,6 +7,15 @@ back-substitutes, last pivot first. Elimination has no dead ends, so the "search
 writes each substitution out (`E2: 5y-7*2=1, 5y=15, y=3`) and checks the solution against every original
 equation (`check E1: 2*2+3*3=13 ok`); "direct" writes only `5y=15, y=3`. The verifier substitutes the answer into
 the equations; any variable order and spacing is accepted.
+
+With the knob `local=1` every line can be written from itself, the line(s) just before it and the prompt (which a
+beacon cache never compresses): the prompt labels its equations (`E1: 1x+1y=13`), every equation is written densely
+(every coefficient, 0 and 1 included), and each elimination is spelled in small steps that restate their operands:
+`E3=1E2+5E1`, then `1E2: 1(-5x-1y=-41)=-5x-1y=-41`, `5E1: 5(1x+1y=13)=5x+5y=65`, the sum
+`E3: -5x-1y=-41 + 5x+5y=65 -> 0x+4y=24` and, when the gcd is not 1, `E3: 0x+4y=24 /4 -> 0x+1y=6`. A
+back-substitution line restates its equation and the known values (`E1: 1x+1y=13, y=6: 1x+1*6=13, 1x+6=13,
+1x=13-6=7, x=7/1=7`), and a check line restates the equation and the solution (`check E1: 1x+1y=13, x=7,y=6:
+1*7+1*6=7+6=13 ok`).
 """
 
 from __future__ import annotations
@@ -49,6 +58,21 @@ def _substituted(coefs: list[int], values: dict[int, int]) -> str:
     return "".join(parts)
 
 
+def dense_equation(equation: Equation, variables: list[str]) -> str:
+    """`1x+0y-3z=7`: every coefficient written, zeros and ones included (the `local=1` spelling)."""
+    coefs, const = equation
+    return "".join(f"{c}{v}" if i == 0 else f"{c:+d}{v}" for i, (c, v) in enumerate(zip(coefs, variables))) + f"={const}"
+
+
+def _signed_terms(terms: list[int]) -> str:
+    """`7-6+0`: a sum of integers written with their signs, the first without `+`."""
+    return "".join(str(t) if i == 0 else f"{t:+d}" for i, t in enumerate(terms))
+
+
+def _factor(value: int) -> str:
+    return f"({value})" if value < 0 else str(value)
+
+
 def _combination(mult_new: int, label: int, mult_pivot: int, pivot: int, divisor: int) -> str:
     """`3E2-2E1` or `(E2+2E1)/3`."""
     first = f"{'' if mult_new == 1 else mult_new}E{label}"
@@ -56,8 +80,12 @@ def _combination(mult_new: int, label: int, mult_pivot: int, pivot: int, divisor
     return f"({first}{second})/{divisor}" if divisor > 1 else first + second
 
 
-def eliminate(equations: list[Equation], variables: list[str]) -> tuple[list[str], list[tuple[int, int]], dict]:
+def eliminate(
+    equations: list[Equation], variables: list[str], local: bool = False
+) -> tuple[list[str], list[tuple[int, int]], dict]:
     """Forward elimination: (trace lines, [(pivot label, variable index)], label -> equation).
+
+    `local` spells each new equation in the small steps of the `local=1` spelling (module docstring).
 
     Raises BreadcrumbsError if the system is singular.
     """
@@ -85,15 +113,69 @@ def eliminate(equations: list[Equation], variables: list[str]) -> tuple[list[str
             new_label = len(table) + 1
             table[new_label] = new
             remaining[position] = new_label
-            combo = _combination(mult_new, label, mult_pivot, pivot, divisor)
-            lines.append(f"E{new_label}={combo}: {format_equation(new, variables)}")
+            if local:
+                lines += _local_elimination(
+                    (new_label, label, pivot, mult_new, -mult_pivot, divisor), table, new_coefs, new_const, variables
+                )
+            else:
+                combo = _combination(mult_new, label, mult_pivot, pivot, divisor)
+                lines.append(f"E{new_label}={combo}: {format_equation(new, variables)}")
     return lines, pivots, table
 
 
+def _local_elimination(
+    step: tuple[int, int, int, int, int, int], table: dict, sum_coefs: list[int], sum_const: int, variables: list[str]
+) -> list[str]:
+    """The lines of `E{new} = a E{label} + b E{pivot}` (b may be negative), each restating what it combines."""
+    new_label, label, pivot, a, b, divisor = step
+    lines = [f"E{new_label}={a}E{label}{b:+d}E{pivot}"]
+    scaled = []
+    for mult, source in ((a, label), (b, pivot)):
+        coefs, const = table[source]
+        product = dense_equation(([mult * c for c in coefs], mult * const), variables)
+        scaled.append(product)
+        lines.append(f"{mult}E{source}: {mult}({dense_equation(table[source], variables)})={product}")
+    total = dense_equation((sum_coefs, sum_const), variables)
+    lines.append(f"E{new_label}: {scaled[0]} + {scaled[1]} -> {total}")
+    if divisor > 1:
+        lines.append(f"E{new_label}: {total} /{divisor} -> {dense_equation(table[new_label], variables)}")
+    return lines
+
+
+def _local_substitution(label: int, col: int, equation: Equation, values: dict[int, int], variables: list[str]) -> str:
+    """`E1: 1x+1y=13, y=6: 1x+1*6=13, 1x+6=13, 1x=13-6=7, x=7/1=7` (values: the later variables, all known)."""
+    coefs, const = equation
+    var, lead = variables[col], f"{coefs[col]}{variables[col]}"
+    known = sorted(values)
+    rhs = const - sum(coefs[k] * values[k] for k in known)
+    line = f"E{label}: {dense_equation(equation, variables)}"
+    if known:
+        products = "".join(f"{coefs[k]:+d}*{_factor(values[k])}" for k in known)
+        terms = "".join(f"{coefs[k] * values[k]:+d}" for k in known)
+        moved = _signed_terms([const] + [-coefs[k] * values[k] for k in known])
+        assigned = ",".join(f"{variables[k]}={values[k]}" for k in known)
+        line += f", {assigned}: {lead}{products}={const}, {lead}{terms}={const}, {lead}={moved}={rhs}"
+    else:
+        line += f": {lead}={rhs}"
+    return line + f", {var}={rhs}/{_factor(coefs[col])}={rhs // coefs[col]}"
+
+
+def _local_check(label: int, equation: Equation, values: dict[int, int], variables: list[str]) -> str:
+    """`check E1: 1x+1y=13, x=7,y=6: 1*7+1*6=7+6=13 ok`."""
+    coefs, const = equation
+    assigned = ",".join(f"{variables[k]}={values[k]}" for k in sorted(values))
+    products = "".join(
+        f"{c}*{_factor(values[k])}" if k == 0 else f"{c:+d}*{_factor(values[k])}" for k, c in enumerate(coefs)
+    )
+    terms = _signed_terms([c * values[k] for k, c in enumerate(coefs)])
+    return f"check E{label}: {dense_equation(equation, variables)}, {assigned}: {products}={terms}={const} ok"
+
+
 def back_substitute(
-    pivots: list[tuple[int, int]], table: dict, variables: list[str], verbose: bool
+    pivots: list[tuple[int, int]], table: dict, variables: list[str], verbose: bool, local: bool = False
 ) -> tuple[list[str], dict[int, int]]:
-    """Solve the pivot equations last first: (trace lines, variable index -> value)."""
+    """Solve the pivot equations last first: (trace lines, variable index -> value); `local`: the `local=1`
+    spelling, one line per equation restating it and the known values."""
     values: dict[int, int] = {}
     lines = []
     for label, col in reversed(pivots):
@@ -103,6 +185,10 @@ def back_substitute(
         if remainder:
             raise BreadcrumbsError("the linear system has no integer solution")
         var = variables[col]
+        if local:
+            lines.append(_local_substitution(label, col, table[label], values, variables))
+            values[col] = value
+            continue
         lhs = _term(coefs[col], var, True)
         solved = f"{var}={value}" if coefs[col] == 1 else f"{lhs}={const - known}, {var}={value}"
         if verbose and any(coefs[k] for k in values):
@@ -124,6 +210,7 @@ class LinSys(Task):
         Knob("unknowns", 2, 5, 3, "number of unknowns (and equations)"),
         Knob("max_coef", 1, 9, 5, "coefficients are drawn from -max_coef..max_coef"),
         Knob("max_value", 1, 20, 9, "solution values are drawn from -max_value..max_value"),
+        Knob("local", 0, 1, 0, "1: labelled prompt, dense equations, every step restates its operands"),
     )
 
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:
@@ -155,18 +242,26 @@ class LinSys(Task):
 
     def prompt(self, problem: Problem) -> str:
         data = problem.data
-        lines = [format_equation(eq, data["variables"]) for eq in zip(data["coefficients"], data["constants"])]
+        equations = zip(data["coefficients"], data["constants"])
+        if problem.difficulty.get("local", 0):
+            lines = [f"E{i}: {dense_equation(eq, data['variables'])}" for i, eq in enumerate(equations, start=1)]
+            return f"Solve for {','.join(data['variables'])}:\n" + "\n".join(lines) + "\n"
+        lines = [format_equation(eq, data["variables"]) for eq in equations]
         return f"Solve for {','.join(data['variables'])}:\n" + "\n".join(lines) + "\n"
 
     def reason(self, problem: Problem, style: str) -> tuple[list[str], str]:
         data = problem.data
         variables = data["variables"]
         equations = list(zip(data["coefficients"], data["constants"]))
-        lines, pivots, table = eliminate(equations, variables)
+        local = bool(problem.difficulty.get("local", 0))
+        lines, pivots, table = eliminate(equations, variables, local)
         verbose = style == "search"
-        solved, values = back_substitute(pivots, table, variables, verbose)
+        solved, values = back_substitute(pivots, table, variables, verbose, local)
         lines += solved
-        if verbose:
+        if verbose and local:
+            ordered = dict(sorted(values.items()))
+            lines += [_local_check(label, eq, ordered, variables) for label, eq in enumerate(equations, start=1)]
+        elif verbose:
             for label, (coefs, const) in enumerate(equations, start=1):
                 lines.append(f"check E{label}: {_substituted(coefs, dict(sorted(values.items())))}={const} ok")
         answer = ", ".join(f"{var}={values[col]}" for col, var in enumerate(variables))
