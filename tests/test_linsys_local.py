@@ -16,7 +16,10 @@ DIFFICULTIES = [
     {"unknowns": 2, "max_coef": 3, "max_value": 5, "local": 1},
     {"unknowns": 3, "max_coef": 5, "max_value": 9, "local": 1},
     {"unknowns": 5, "max_coef": 9, "max_value": 20, "local": 1},
+    {"unknowns": 2, "max_coef": 2, "max_value": 5, "local": 2},
+    {"unknowns": 4, "max_coef": 5, "max_value": 9, "local": 2},
 ]
+_HEADER = re.compile(r"(?:E(\d+): ([a-z]) (-?\d+) in E(\d+), (-?\d+) in E(\d+), )?E(\d+)=(\d+)E(\d+)([+-]\d+)E(\d+)")
 _TERM = re.compile(r"([+-]?\d+)([a-z])")
 
 
@@ -78,9 +81,16 @@ def test_every_local_line_restates_its_operands(difficulty: dict) -> None:
         lines = LINSYS.solve(problem, "search").splitlines()
         previous: list[str] = []
         i = 0
-        while i < len(lines) and (header := re.fullmatch(r"E(\d+)=(\d+)E(\d+)([+-]\d+)E(\d+)", lines[i])):
-            new, a, label, b, pivot = map(int, header.groups())
+        while i < len(lines) and (header := _HEADER.fullmatch(lines[i])):
+            new, a, label, b, pivot = map(int, header.groups()[6:])
             assert a > 0 and b != 0 and new == max(equations) + 1
+            restated = header.group(1) is not None
+            assert restated == (difficulty["local"] == 2)
+            if restated:  # local=2: the eliminated variable's coefficients, as the two equations have them
+                col = variables.index(header.group(2))
+                assert (int(header.group(1)), int(header.group(4)), int(header.group(6))) == (new, label, pivot)
+                assert int(header.group(3)) == equations[label][0][col] and int(header.group(5)) == equations[pivot][0][col]
+                assert a * equations[label][0][col] + b * equations[pivot][0][col] == 0
             scaled = []
             for offset, (mult, source) in enumerate(((a, label), (b, pivot)), start=1):
                 match = re.fullmatch(rf"{mult}E{source}: {mult}\((.+)\)=(.+)", lines[i + offset])
@@ -90,15 +100,20 @@ def test_every_local_line_restates_its_operands(difficulty: dict) -> None:
                 product = parse_dense(match.group(2), variables)
                 assert product == ([mult * c for c in operand[0]], mult * operand[1])
                 scaled.append(match.group(2))
-            total = re.fullmatch(rf"E{new}: (.+) \+ (.+) -> (.+)", lines[i + 3])
+            total = re.fullmatch(rf"E{new}: (\S+) \+ (\S+?)(?:: (.+))? -> (\S+)", lines[i + 3])
             assert total and [total.group(1), total.group(2)] == scaled  # restates the two lines before it
-            s_coefs, s_const = parse_dense(total.group(3), variables)
+            s_coefs, s_const = parse_dense(total.group(4), variables)
             (c1, k1), (c2, k2) = (parse_dense(text, variables) for text in scaled)
             assert (s_coefs, s_const) == ([x + y for x, y in zip(c1, c2)], k1 + k2)
+            if difficulty["local"] == 2:  # term by term, each sum next to its two terms
+                expected = [f"{v} {x}{y:+d}={x + y}" for v, x, y in zip(variables, c1, c2)] + [f"= {k1}{k2:+d}={k1 + k2}"]
+                assert total.group(3).split(", ") == expected
+            else:
+                assert total.group(3) is None
             i += 4
             divided = re.fullmatch(rf"E{new}: (.+) /(\d+) -> (.+)", lines[i]) if i < len(lines) else None
             if divided:
-                assert divided.group(1) == total.group(3)
+                assert divided.group(1) == total.group(4)
                 g = int(divided.group(2))
                 assert g > 1 and parse_dense(divided.group(3), variables) == ([c // g for c in s_coefs], s_const // g)
                 assert all(c % g == 0 for c in s_coefs) and s_const % g == 0
@@ -173,3 +188,13 @@ def test_local_example_is_the_documented_one() -> None:
     ]
     direct = LINSYS.solve(problem, "direct").splitlines()
     assert direct == trace.splitlines()[:7] + ["Answer: x=3, y=2"]
+
+
+def test_local_two_refines_only_the_header_and_the_sum() -> None:
+    one, two = (LINSYS.generate(1, seed=0, unknowns=2, max_coef=2, max_value=5, local=k)[0] for k in (1, 2))
+    assert LINSYS.prompt(one) == LINSYS.prompt(two)
+    lines_one, lines_two = LINSYS.solve(one, "search").splitlines(), LINSYS.solve(two, "search").splitlines()
+    assert lines_two[0] == "E3: x -2 in E2, 1 in E1, E3=1E2+2E1"
+    assert lines_two[3] == "E3: -2x+0y=-6 + 2x+2y=10: x -2+2=0, y 0+2=2, = -6+10=4 -> 0x+2y=4"
+    assert [line for i, line in enumerate(lines_two) if i not in (0, 3)] == [
+        line for i, line in enumerate(lines_one) if i not in (0, 3)]

@@ -15,7 +15,9 @@ beacon cache never compresses): the prompt labels its equations (`E1: 1x+1y=13`)
 `E3: -5x-1y=-41 + 5x+5y=65 -> 0x+4y=24` and, when the gcd is not 1, `E3: 0x+4y=24 /4 -> 0x+1y=6`. A
 back-substitution line restates its equation and the known values (`E1: 1x+1y=13, y=6: 1x+1*6=13, 1x+6=13,
 1x=13-6=7, x=7/1=7`), and a check line restates the equation and the solution (`check E1: 1x+1y=13, x=7,y=6:
-1*7+1*6=7+6=13 ok`).
+1*7+1*6=7+6=13 ok`). `local=2` is the same with the two steps `local=1` leaves to one look: the header first
+restates the coefficients of the variable it eliminates (`E3: x -5 in E2, 1 in E1, E3=1E2+5E1`), and the sum adds
+term by term (`E3: -5x-1y=-41 + 5x+5y=65: x -5+5=0, y -1+5=4, = -41+65=24 -> 0x+4y=24`).
 """
 
 from __future__ import annotations
@@ -81,11 +83,11 @@ def _combination(mult_new: int, label: int, mult_pivot: int, pivot: int, divisor
 
 
 def eliminate(
-    equations: list[Equation], variables: list[str], local: bool = False
+    equations: list[Equation], variables: list[str], local: int = 0
 ) -> tuple[list[str], list[tuple[int, int]], dict]:
     """Forward elimination: (trace lines, [(pivot label, variable index)], label -> equation).
 
-    `local` spells each new equation in the small steps of the `local=1` spelling (module docstring).
+    `local` (1 or 2) spells each new equation in the small steps of the `local` spellings (module docstring).
 
     Raises BreadcrumbsError if the system is singular.
     """
@@ -115,7 +117,8 @@ def eliminate(
             remaining[position] = new_label
             if local:
                 lines += _local_elimination(
-                    (new_label, label, pivot, mult_new, -mult_pivot, divisor), table, new_coefs, new_const, variables
+                    (new_label, label, pivot, mult_new, -mult_pivot, divisor), table, new_coefs, new_const, variables,
+                    (col, local == 2),
                 )
             else:
                 combo = _combination(mult_new, label, mult_pivot, pivot, divisor)
@@ -124,11 +127,18 @@ def eliminate(
 
 
 def _local_elimination(
-    step: tuple[int, int, int, int, int, int], table: dict, sum_coefs: list[int], sum_const: int, variables: list[str]
+    step: tuple[int, int, int, int, int, int], table: dict, sum_coefs: list[int], sum_const: int, variables: list[str],
+    finer: tuple[int, bool] = (0, False),
 ) -> list[str]:
-    """The lines of `E{new} = a E{label} + b E{pivot}` (b may be negative), each restating what it combines."""
+    """The lines of `E{new} = a E{label} + b E{pivot}` (b may be negative), each restating what it combines;
+    `finer` = (eliminated column, local=2): the header restates that column's coefficients, the sum goes term by term."""
     new_label, label, pivot, a, b, divisor = step
-    lines = [f"E{new_label}={a}E{label}{b:+d}E{pivot}"]
+    col, term_by_term = finer
+    header = f"E{new_label}={a}E{label}{b:+d}E{pivot}"
+    if term_by_term:
+        shown = f"{variables[col]} {table[label][0][col]} in E{label}, {table[pivot][0][col]} in E{pivot}"
+        header = f"E{new_label}: {shown}, {header}"
+    lines = [header]
     scaled = []
     for mult, source in ((a, label), (b, pivot)):
         coefs, const = table[source]
@@ -136,7 +146,12 @@ def _local_elimination(
         scaled.append(product)
         lines.append(f"{mult}E{source}: {mult}({dense_equation(table[source], variables)})={product}")
     total = dense_equation((sum_coefs, sum_const), variables)
-    lines.append(f"E{new_label}: {scaled[0]} + {scaled[1]} -> {total}")
+    terms = ""
+    if term_by_term:
+        (c1, k1), (c2, k2) = (([m * c for c in table[s][0]], m * table[s][1]) for m, s in ((a, label), (b, pivot)))
+        steps = [f"{v} {x}{y:+d}={x + y}" for v, x, y in zip(variables, c1, c2)] + [f"= {k1}{k2:+d}={k1 + k2}"]
+        terms = ": " + ", ".join(steps)
+    lines.append(f"E{new_label}: {scaled[0]} + {scaled[1]}{terms} -> {total}")
     if divisor > 1:
         lines.append(f"E{new_label}: {total} /{divisor} -> {dense_equation(table[new_label], variables)}")
     return lines
@@ -172,7 +187,7 @@ def _local_check(label: int, equation: Equation, values: dict[int, int], variabl
 
 
 def back_substitute(
-    pivots: list[tuple[int, int]], table: dict, variables: list[str], verbose: bool, local: bool = False
+    pivots: list[tuple[int, int]], table: dict, variables: list[str], verbose: bool, local: int = 0
 ) -> tuple[list[str], dict[int, int]]:
     """Solve the pivot equations last first: (trace lines, variable index -> value); `local`: the `local=1`
     spelling, one line per equation restating it and the known values."""
@@ -210,7 +225,7 @@ class LinSys(Task):
         Knob("unknowns", 2, 5, 3, "number of unknowns (and equations)"),
         Knob("max_coef", 1, 9, 5, "coefficients are drawn from -max_coef..max_coef"),
         Knob("max_value", 1, 20, 9, "solution values are drawn from -max_value..max_value"),
-        Knob("local", 0, 1, 0, "1: labelled prompt, dense equations, every step restates its operands"),
+        Knob("local", 0, 2, 0, "1: labelled prompt, dense equations, every step restates its operands; 2: and finer steps"),
     )
 
     def sample(self, rng: random.Random, knobs: dict[str, int]) -> dict | None:
@@ -253,7 +268,7 @@ class LinSys(Task):
         data = problem.data
         variables = data["variables"]
         equations = list(zip(data["coefficients"], data["constants"]))
-        local = bool(problem.difficulty.get("local", 0))
+        local = int(problem.difficulty.get("local", 0))
         lines, pivots, table = eliminate(equations, variables, local)
         verbose = style == "search"
         solved, values = back_substitute(pivots, table, variables, verbose, local)
