@@ -16,6 +16,19 @@ def test_the_teacher_fingerprint_is_unchanged():
     assert fingerprints(plan(Settings()), Settings())["teacher"] == "58466af11ca312c9"
 
 
+def test_every_recorded_job_is_this_plans():
+    """What `--from-recorded` adopts: a change to the plan that moved a recorded job's fingerprint would make a new
+    machine redo it (`git show` the record's commit for the plan that made it)."""
+    import json
+    from pathlib import Path
+
+    recorded = Path(__file__).parent.parent / "docs" / "experiments" / "countdown" / "models"
+    prints = fingerprints(plan(Settings()), Settings())
+    records = [json.loads(path.read_text()) for path in recorded.glob("*/RECORD.json")]
+    assert {"teacher", "mixed", "c8", "c8-lag2", "window", "joint-s0"} <= {r["job"] for r in records}
+    assert {r["job"]: r["fingerprint"] for r in records} == {r["job"]: prints[r["job"]] for r in records}
+
+
 def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     waves = plan(Settings())
     names = [job.name for wave in waves for job in wave]
@@ -57,6 +70,13 @@ def test_plan_configs_are_valid_and_arms_differ_only_in_their_signal():
     options = _evaluation_options(on_rl["eval-rl-joint-s1"], s)
     assert options[options.index("--max-new-tokens") + 1] == str(s.rl_eval_max_new_tokens)
     assert "max_number=30" in options and "max_number=20" not in options and "echo=1" in options
+    # every recorded student again on test problems of another seed; seed 0 is eval's default and is not passed
+    other = {job.name: job for job in waves[-1] if job.problem_seed}
+    assert set(other) == {f"eval-{name}-seed1" for name in ("joint-s0", "mixed", "c8", "c8-lag2", "window")}
+    assert other["eval-c8-lag2-seed1"].methods == ("full", "beacon:8:lag=2")
+    options = _evaluation_options(other["eval-window-seed1"], s)
+    assert options[options.index("--seed") + 1] == "1" and "max_number=20" in options
+    assert all("--seed" not in _evaluation_options(job, s) for job in waves[-1] if not job.problem_seed)
     plain = _evaluation_options(next(job for job in waves[-1] if job.name == "eval-c8"), s)
     assert "max_number=20" in plain and plain[plain.index("--max-new-tokens") + 1] == str(s.max_new_tokens)
     assert arms["rl-s0"]["eval"]["max_new_tokens"] == s.rl_eval_max_new_tokens

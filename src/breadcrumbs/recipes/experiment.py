@@ -99,6 +99,7 @@ class Settings:
     sweep_dev_problems: int = 32  # dev-split problems each candidate setting is tuned on
     matched_ratios: tuple = (8,)  # baselines at the joint model's per-problem peak KV at these ratios
     lags: tuple = (2,)  # eviction lags of the c = 8 students with a raw tail (`c8-lagL`)
+    other_seed: int = 1  # the seed of the second draw of test problems every recorded student is evaluated on
     device: str = "cpu"
 
     @classmethod
@@ -142,6 +143,7 @@ class Job:
     methods: tuple = ()
     sweep: bool = False
     on_rl_difficulty: bool = False  # an evaluation on the RL difficulty (the RL goal's), not the training one
+    problem_seed: int = 0  # an evaluation's problems: the test split drawn from this seed (`eval --seed`)
 
 
 def _train_config(s: Settings, seed: int, **sections) -> dict:
@@ -247,6 +249,10 @@ def plan(s: Settings) -> list[list[Job]]:
         *(Job(f"eval-rl-{arm}-s{seed_}", model_of=f"{arm}-s{seed_}", methods=("full",), on_rl_difficulty=True)
           for seed_ in s.seeds for arm in ARMS),
     ] + [
+        # every recorded student on test problems drawn from another seed: does it hold up beyond the record's?
+        Job(_other_seed_job(s, name), model_of=name, methods=methods, problem_seed=s.other_seed)
+        for name, methods in _students(s).items()
+    ] + [
         # a raw-tail model: its beacons for the main report, and its own report with its full cache and every
         # baseline at its per-problem peak and mean KV (`report-c8-lagL/`: the cross-entropy warm start;
         # `report-joint-lagL/`: the same student after joint RL, distilled on the teacher's rollouts)
@@ -259,6 +265,17 @@ def plan(s: Settings) -> list[list[Job]]:
         )
     ])
     return waves
+
+
+def _students(s: Settings) -> dict[str, tuple[str, ...]]:
+    """The recorded students with the methods that show them: their full cache and their own compressed views."""
+    tails = {view_name(_tail(lag)): ("full", view_spec(_tail(lag))) for lag in s.lags}
+    return {f"joint-s{s.seeds[0]}": ("full", "beacon:8", "beacon:32"), "mixed": ("full", "beacon:8", "beacon:32"),
+            "c8": ("full", "beacon:8"), **tails, "window": ("full", *(f"window:{b}" for b in s.budgets))}
+
+
+def _other_seed_job(s: Settings, name: str) -> str:
+    return f"eval-{name}-seed{s.other_seed}"
 
 
 def _matched_at(beacon: str) -> tuple[str, ...]:
@@ -293,6 +310,8 @@ def _evaluation_options(job: Job, s: Settings) -> list[str] | None:
     options = ["--task", "countdown", "--n", str(s.test_problems), "--max-new-tokens", str(tokens),
                "--batch-size", str(s.eval_batch), "--device", s.device,
                *(arg for key, value in difficulty.items() for arg in ("--difficulty", f"{key}={value}"))]
+    if job.problem_seed:  # (seed 0 is eval's default: the jobs that use it keep their recorded fingerprints)
+        options += ["--seed", str(job.problem_seed)]
     if job.sweep:
         options += ["--families", ",".join(BASELINES), "--budgets", ",".join(str(b) for b in s.budgets), "--extra", "",
                     "--n-dev", str(s.sweep_dev_problems)]
@@ -524,7 +543,9 @@ def run_experiment(
                        **{f"c8, eviction lag {lag} (warm start)": f"eval-{view_name(_tail(lag))}-matched"
                           for lag in s.lags},
                        **{f"c8, eviction lag {lag} (after joint RL)": f"eval-{lagged('joint', lag)}-s{s.seeds[0]}"
-                          for lag in s.lags}})
+                          for lag in s.lags},
+                       **{f"{name}, test problems of seed {s.other_seed}": _other_seed_job(s, name)
+                          for name in _students(s)}})
     record["wall_s"]["this_invocation"] = time.perf_counter() - started
     _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
     return out

@@ -90,7 +90,8 @@ def _kind(job: Job) -> str:
     if job.sweep:
         return f"tuned baseline curves of {job.model_of}"
     if job.config is None:
-        where = ", RL difficulty" if job.on_rl_difficulty else ""
+        where = (", RL difficulty" if job.on_rl_difficulty else "") + (
+            f", problems of seed {job.problem_seed}" if job.problem_seed else "")
         return f"test eval of {job.model_of} ({len(job.methods)} methods{where})"
     start = job.config["model"]["name"]
     if "time_budget_s" in job.config:
