@@ -191,3 +191,26 @@ def test_commit_is_none_without_git(monkeypatch):
         assert provenance.provenance()["commit"] is None
     finally:
         provenance.commit.cache_clear()
+
+
+def test_a_git_archive_names_its_commit(tmp_path):
+    """A source tree made by `git archive` (how long runs snapshot their code) records the archived commit."""
+    repo = provenance.SOURCE_DIR.parents[1]
+    if not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "HEAD", "src/breadcrumbs/ARCHIVED_COMMIT"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive, check=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert (tmp_path / "src" / "breadcrumbs" / "ARCHIVED_COMMIT").read_text().strip() == head.strip()
+    assert provenance.ARCHIVED.read_text().strip() == "$Format:%H$"  # the checkout's own copy is not substituted
+
+
+def test_the_archived_commit_wins_over_any_surrounding_checkout(tmp_path, monkeypatch):
+    (tmp_path / "ARCHIVED_COMMIT").write_text("0123abcd" * 5 + "\n")
+    monkeypatch.setattr(provenance, "ARCHIVED", tmp_path / "ARCHIVED_COMMIT")
+    provenance.commit.cache_clear()
+    try:
+        assert provenance.commit() == "0123abcd" * 5
+    finally:
+        provenance.commit.cache_clear()

@@ -1,6 +1,8 @@
-"""What produced a result: the package version, the git commit of its source (when it is a git checkout) and when.
+"""What produced a result: the package version, the git commit of its source and when.
 
-Never fails: without git, or outside a checkout (an installed wheel), the commit is None.
+The commit is the checkout's (`git rev-parse HEAD`), or, for a source tree made by `git archive` (how long runs
+snapshot the code they import), the hash git wrote into `ARCHIVED_COMMIT` (an `export-subst` file, see
+`.gitattributes`). Never fails: elsewhere (an installed wheel) the commit is None.
 """
 
 from __future__ import annotations
@@ -13,11 +15,21 @@ from pathlib import Path
 from breadcrumbs import __version__
 
 SOURCE_DIR = Path(__file__).resolve().parent
+ARCHIVED = SOURCE_DIR / "ARCHIVED_COMMIT"  # `$Format:%H$` in a checkout; the commit's hash in a `git archive`
+
+
+def _archived() -> str | None:
+    text = ARCHIVED.read_text().strip() if ARCHIVED.is_file() else ""
+    return text if text and not text.startswith("$Format") else None
 
 
 @cache
 def commit() -> str | None:
-    """The commit hash of the checkout the package runs from (`+dirty` with uncommitted changes), or None."""
+    """The commit hash of the checkout the package runs from (`+dirty` with uncommitted changes), of the archive it
+    was extracted from (that file wins: an archive unpacked inside another checkout is not that checkout), or
+    None."""
+    if _archived():
+        return _archived()
     try:
         found = subprocess.run(["git", "-C", str(SOURCE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True,
                                timeout=10)
