@@ -408,7 +408,9 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
         run = _run_dir(out, job.name)
         resume = ["--resume"] if (run / "config.yaml").exists() else []
         return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
-    shared = ["--model", str(_checkpoint(out, job.model_of)), *_evaluation_options(job, s), "--quiet"]
+    # relative, like the configs' model names: the records name the model without a machine path
+    shared = ["--model", os.path.relpath(_checkpoint(out, job.model_of).resolve()), *_evaluation_options(job, s),
+              "--quiet"]
     if job.sweep:
         return [*base, "sweep", *shared, "--out", str(_results(out, job))]
     return [*base, "eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
