@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_dataset_task import cli
+from cli_runner import run_cli
 
 from breadcrumbs.evaluation import evaluate, summarize, write_report
 from breadcrumbs.evaluation.agreement import agreement, first_divergence, token_agreement
@@ -129,7 +129,7 @@ def test_matched_budgets_from_a_text_file_and_the_report_without_a_verifier(
     shows agreement, no accuracy, no AUAC, and the plot's y axis says agreement."""
     (tmp_path / "p.txt").write_text("\n".join(PROMPTS[:2]) + "\n\n")
     out, report = tmp_path / "r.jsonl", tmp_path / "report"
-    code, stdout, err = cli(capsys, "eval", "--model", "micro", "--prompts", str(tmp_path / "p.txt"),
+    code, stdout, err = run_cli(capsys, "eval", "--model", "micro", "--prompts", str(tmp_path / "p.txt"),
                             "--methods", "beacon:2,tova:@beacon:2,h2o:@beacon:2@mean", "--max-new-tokens", str(NEW),
                             "--out", str(out), "-q")
     assert code == 0, err
@@ -144,7 +144,7 @@ def test_matched_budgets_from_a_text_file_and_the_report_without_a_verifier(
         assert record["peak_kv_entries"] <= reference["peak_kv_entries"]
     assert "exact match with full" in stdout and "accuracy" not in stdout.split("### prompts", 1)[1]
 
-    code, _, err = cli(capsys, "report", str(out), "--out", str(report))
+    code, _, err = run_cli(capsys, "report", str(out), "--out", str(report))
     assert code == 0, err
     markdown = (report / "report.md").read_text()
     table = markdown.split("### prompts\n", 1)[1]
@@ -166,7 +166,7 @@ def test_a_reward_adds_accuracy_and_is_called_once_per_rollout(tmp_path: Path, c
     out = tmp_path / "r.jsonl"
     args = ["eval", "--model", "micro", "--prompts", str(path), "--methods", "full,beacon:2",
             "--max-new-tokens", str(NEW), "--batch-size", "2", "--out", str(out), "-q"]
-    code, stdout, err = cli(capsys, *args, "--reward", f"{tmp_path}/reward.py:exact")
+    code, stdout, err = run_cli(capsys, *args, "--reward", f"{tmp_path}/reward.py:exact")
     assert code == 0, err
     calls = [json.loads(line) for line in (tmp_path / "calls.log").read_text().splitlines()]
     check, rollouts = calls[0], calls[1:]
@@ -178,7 +178,7 @@ def test_a_reward_adds_accuracy_and_is_called_once_per_rollout(tmp_path: Path, c
     header = stdout.split("### prompts", 1)[1].splitlines()[2]
     assert "accuracy (95% CI)" in header and "exact match with full" in header
 
-    code, _, err = cli(capsys, *args)
+    code, _, err = run_cli(capsys, *args)
     assert code == 1 and re.fullmatch(r"error: .*r\.jsonl holds results with scored=True, this run has False.*\n", err)
 
 
@@ -204,7 +204,7 @@ def test_bad_prompt_files_are_one_error_line_and_write_nothing(
 ) -> None:
     (tmp_path / name).write_text(content)
     out = tmp_path / "results" / "r.jsonl"
-    code, _, err = cli(capsys, "eval", "--prompts", str(tmp_path / name), *extra, "--model", "micro",
+    code, _, err = run_cli(capsys, "eval", "--prompts", str(tmp_path / name), *extra, "--model", "micro",
                        "--max-new-tokens", "4", "--out", str(out), "-q")
     assert code == 1
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and re.search(message, err), err
@@ -212,5 +212,5 @@ def test_bad_prompt_files_are_one_error_line_and_write_nothing(
 
 
 def test_neither_task_nor_prompts_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code, _, err = cli(capsys, "eval", "--model", "micro", "--out", str(tmp_path / "r.jsonl"))
+    code, _, err = run_cli(capsys, "eval", "--model", "micro", "--out", str(tmp_path / "r.jsonl"))
     assert code == 1 and err == "error: name what to evaluate: --task NAME or --prompts FILE (one of them)\n"
