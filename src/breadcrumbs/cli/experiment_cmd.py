@@ -12,7 +12,7 @@ RECORDED = "docs/experiments/countdown/models"  # relative to the repository roo
 
 @app.command(
     epilog="Examples:\n\n  breadcrumbs experiment countdown --plan   # the jobs, their estimated minutes, what is done\n\n"
-    "  breadcrumbs experiment countdown --out experiments/countdown   # ~7 h on 2 CPU cores\n\n"
+    "  breadcrumbs experiment countdown --out experiments/countdown   # ~8 h on 2 CPU cores\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown   # rerun after an interruption: resumes\n\n"
     "  breadcrumbs experiment countdown --scale micro --out ../cd-micro   # the same path in seconds\n\n"
     "  breadcrumbs experiment countdown --out experiments/countdown --restart-changed   # after editing the plan\n\n"
