@@ -47,22 +47,18 @@ def record_jobs(
     built on a training job's model; `weights=False` records training jobs without their weights, allowed only
     when every job that uses them is recorded (or recorded in the same call)."""
     names = list(names)
+    already = recorded_jobs(dest, fingerprints)
     for name in names:
         if name not in fingerprints:
             raise BreadcrumbsError(f"unknown experiment job {name!r}; choose from {', '.join(fingerprints)}")
         if not (out / "done" / name).exists():
             raise BreadcrumbsError(f"experiment job {name!r} has not finished in {out}; run the experiment first")
-        missing = [user for user in users(name) if user not in names and not _recorded(dest, user, fingerprints)]
+        missing = [user for user in users(name) if user not in names and user not in already]
         if not weights and results(name) is None and missing:
             raise BreadcrumbsError(f"experiment job {name!r} cannot be recorded without its weights: "
                                    f"{', '.join(missing)} start from it and are not recorded; record them too")
     return [_record(out, name, dest, fingerprints, checkpoint, results(name), weights, command, log)
             for name in names]
-
-
-def _recorded(dest: Path, name: str, fingerprints: dict[str, str]) -> bool:
-    path = dest / name / RECORD_FILE
-    return path.is_file() and json.loads(path.read_text())["fingerprint"] == fingerprints[name]
 
 
 def _record(out: Path, name: str, dest: Path, fingerprints: dict[str, str], checkpoint: Callable[[str], Path],
