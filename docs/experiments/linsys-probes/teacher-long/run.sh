@@ -6,10 +6,7 @@ NAME=teacher-long
 DIR=experiments/linsys-probes/$NAME
 mkdir -p $DIR
 if [ "$1" != test ]; then
-  echo "start $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD)" >> $DIR/times.log
-  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 breadcrumbs train \
-    --config docs/experiments/linsys-probes/$NAME/config.yaml --out $DIR/run --quiet > $DIR/train.out 2>&1
-  echo "end $(date -u +%FT%TZ)" >> $DIR/times.log
+  bash docs/experiments/linsys-probes/train.sh $NAME
 else
   echo "test start $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD)" >> $DIR/times.log
   OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 nice -n 19 breadcrumbs eval --model $DIR/run/checkpoints/latest --task linsys \
