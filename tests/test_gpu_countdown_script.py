@@ -25,6 +25,12 @@ def test_countdown_method_script_stops_at_its_deadline_and_packs(tmp_path):
     assert "scale micro" in record and "stopped at the deadline" in record and "torch" in record
     with tarfile.open(tmp_path / "out" / "countdown.tgz") as packed:
         names = packed.getnames()
+        packed.extractall(tmp_path / "packed", filter="data")
     assert "countdown/logs/teacher.log" in names and "countdown/configs/teacher.yaml" in names
     assert not any("checkpoints" in name or name.endswith(".safetensors") for name in names)
-    assert not subprocess.run(["pgrep", "-f", f"breadcrumbs.*{tmp_path}"], capture_output=True).stdout  # all stopped
+    # the job that was running when the deadline came was interrupted as by Ctrl-C (it saved and said so)
+    countdown = tmp_path / "packed" / "countdown"
+    for started in (countdown / "started").iterdir():
+        if not (countdown / "done" / started.name).exists():
+            last = (countdown / "logs" / f"{started.name}.log").read_text().strip().splitlines()[-1]
+            assert last.startswith("error: interrupted"), (started.name, last)

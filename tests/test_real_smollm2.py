@@ -1,5 +1,7 @@
 """The beacon invariant and the user paths on a real pretrained model: SmolLM2-135M-Instruct (Llama architecture,
-30 layers, tied embeddings, BPE tokenizer with a chat template), loaded from its GGUF file in float32.
+30 layers, tied embeddings, BPE tokenizer with a chat template), its GGUF file de-quantised to float32 once per
+machine (`converted_fixture`: `convert_gguf`, which reads the GGUF with `load_gguf`; the README test below converts
+it again through the CLI and checks both agree exactly).
 
 The fixture comes from `scripts/fetch_fixtures.py`; without it these tests skip with that command as the reason.
 """
@@ -18,7 +20,7 @@ from breadcrumbs.chat import encode_prompt, uses_chat
 from breadcrumbs.gguf import convert_gguf, load_gguf
 from breadcrumbs.models import BEACON_TOKEN, beacon_token_id, load_model
 from breadcrumbs.cli import main
-from fixture_files import SMOLLM2, fetch_fixtures, require_fixture
+from fixture_files import SMOLLM2, converted_fixture, fetch_fixtures, require_fixture
 from test_equivalence import incremental_logits, parallel_logits
 from test_generation import student_argmax
 
@@ -45,7 +47,7 @@ TOLERANCE = 5e-4  # measured: 5.9e-5 (c=2), 7.8e-5 (c=4), 1.1e-4 (c=16)
 
 @pytest.fixture(scope="module")
 def smollm2():
-    return load_model(str(require_fixture(SMOLLM2)), dtype=torch.float32)
+    return load_model(str(converted_fixture(SMOLLM2)), dtype=torch.float32)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +136,7 @@ def run_cli(args: list[str]) -> None:
 @pytest.mark.slow
 def test_readme_commands_run_as_written(smollm2, tmp_path, monkeypatch, capsys):
     """Fetch, convert, generate, train, eval and report exactly as the README says (fewer steps and problems,
-    appended as later options), in a scratch directory; the converted checkpoint equals the GGUF model."""
+    appended as later options), in a scratch directory; the CLI's conversion equals the fixture's `convert_gguf`."""
     model, tokenizer = smollm2
     monkeypatch.chdir(tmp_path)
     (tmp_path / "configs").symlink_to(REPO / "configs")

@@ -28,7 +28,7 @@ python3 -m breadcrumbs experiment countdown --scale "$SCALE" --parallel "$PARALL
 experiment=$!
 while [ $(( $(date +%s) - start )) -lt "$DEADLINE" ] && kill -0 "$experiment" 2> /dev/null; do sleep 2; done
 if kill -0 "$experiment" 2> /dev/null; then
-  kill -INT "$experiment"; sleep 5; pkill -f "breadcrumbs.*$WORK/countdown" 2> /dev/null
+  kill -INT "$experiment"; wait "$experiment"  # as Ctrl-C: the driver stops its jobs (each saves), then exits
   echo "stopped at the deadline after $(( $(date +%s) - start )) s (rerun to resume)" >> "$WORK/gpu.txt"
   status=124
 else

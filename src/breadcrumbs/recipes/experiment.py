@@ -1,7 +1,7 @@
 """The long-reasoning experiment: Countdown search traces several times longer than their prompt, one mixed-ratio
 beacon model against a dedicated c=8 model, an RL ablation at equal wall time, and the Pareto comparison.
 
-`run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` subprocess with one CPU
+`run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` process (`jobs.py`) with one CPU
 thread, run up to `parallel` at a time (two one-thread processes use two cores better than one two-thread process
 for models this small), each as soon as the run it starts from or evaluates has finished: evaluations first, so a
 finished model's results can be recorded before the next long job, then training runs in plan order. Every job is resumable and marked done only when it finished, so rerunning the command after
@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ from breadcrumbs.files import atomic_write
 from breadcrumbs.policies.registry import baseline_names
 from breadcrumbs.recipes.experiment_plan import describe, remaining_s
 from breadcrumbs.recipes.experiment_recorded import RECORDED_DIR, adopt_recorded, record_jobs, recorded_jobs
+from breadcrumbs.recipes.jobs import start_job, stop_jobs
 
 EXPERIMENTS = ("countdown",)
 ARMS = ("joint", "rl", "distill", "sft")
@@ -395,8 +395,7 @@ def _checkpoint(out: Path, name: str) -> Path:
 
 
 def _command(job: Job, out: Path, s: Settings) -> list[str]:
-    """The `breadcrumbs` command line of a job (configs written first; `@run` model names resolved)."""
-    base = [sys.executable, "-m", "breadcrumbs"]
+    """The `breadcrumbs` arguments of a job (configs written first; `@run` model names resolved)."""
     if job.config is not None:
         config = json.loads(json.dumps(job.config))
         if config["model"]["name"].startswith("@"):
@@ -407,13 +406,13 @@ def _command(job: Job, out: Path, s: Settings) -> list[str]:
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         run = _run_dir(out, job.name)
         resume = ["--resume"] if (run / "config.yaml").exists() else []
-        return [*base, "train", "--config", str(path), "--out", str(run), "--quiet", *resume]
+        return ["train", "--config", str(path), "--out", str(run), "--quiet", *resume]
     # relative, like the configs' model names: the records name the model without a machine path
     shared = ["--model", os.path.relpath(_checkpoint(out, job.model_of).resolve()), *_evaluation_options(job, s),
               "--quiet"]
     if job.sweep:
-        return [*base, "sweep", *shared, "--out", str(_results(out, job))]
-    return [*base, "eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
+        return ["sweep", *shared, "--out", str(_results(out, job))]
+    return ["eval", *shared, "--split", "test", "--methods", ",".join(job.methods),
             "--out", str(_results(out, job))]
 
 
@@ -443,46 +442,48 @@ def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
     spent on it (kept in OUT/elapsed/JOB while it runs). `progress()` says where the whole run stands (job k of N,
     ETA) when a job starts."""
     pending = [job for job in jobs if not (out / "done" / job.name).exists()]
-    running: list[tuple[Job, subprocess.Popen, float]] = []  # job, process, start (minus earlier invocations)
+    running: list[tuple[Job, multiprocessing.Process, float]] = []  # job, process, start (minus earlier invocations)
     for folder in ("logs", "results", "elapsed", "done"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     last_note = time.perf_counter()
-    while pending or running:
-        while len(running) < parallel and (job := _next_job(pending, out)) is not None:
-            pending.remove(job)
-            ready = sum(_ready(other, out) for other in pending) + 1
-            threads = str(max(1, (parallel - len(running)) // ready))  # a job alone gets every free core
-            env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
-            log(f"start {job.name} ({progress()})")
-            atomic_write(out / "started" / job.name, prints[job.name] + "\n")
-            handle = open(out / "logs" / f"{job.name}.log", "a")
-            running.append((job, subprocess.Popen(_command(job, out, s), stdout=handle, stderr=subprocess.STDOUT,
-                                                  env=env), time.perf_counter() - _earlier_wall(out, job)))
-        if not running:
-            raise BreadcrumbsError(f"experiment jobs {', '.join(job.name for job in pending)} start from runs "
-                                   "that are not in the plan")
-        time.sleep(0.5)
-        if time.perf_counter() - last_note > 30:  # what an interruption would otherwise lose
-            for job, _, started in running:
-                atomic_write(out / "elapsed" / job.name, f"{time.perf_counter() - started:.1f}\n")
-            last_note = time.perf_counter()
-        for item in list(running):
-            job, process, started = item
-            if process.poll() is None:
-                continue
-            running.remove(item)
-            if process.returncode:
-                for _, other, _ in running:
-                    other.terminate()
-                tail = (out / "logs" / f"{job.name}.log").read_text().strip().splitlines()[-1:]
-                raise BreadcrumbsError(
-                    f"experiment job {job.name} failed (exit {process.returncode}): {' '.join(tail)}; see "
-                    f"{out / 'logs' / (job.name + '.log')}, fix it and rerun to resume"
-                )
-            wall = time.perf_counter() - started
-            (out / "done" / job.name).write_text(f"{wall:.1f}\n")
-            log(f"done {job.name} in {wall / 60:.1f} min")
-            finished(job.name, wall)
+    try:
+        while pending or running:
+            while len(running) < parallel and (job := _next_job(pending, out)) is not None:
+                pending.remove(job)
+                ready = sum(_ready(other, out) for other in pending) + 1
+                threads = max(1, (parallel - len(running)) // ready)  # a job alone gets every free core
+                log(f"start {job.name} ({progress()})")
+                atomic_write(out / "started" / job.name, prints[job.name] + "\n")
+                process = start_job(_command(job, out, s), out / "logs" / f"{job.name}.log", threads)
+                running.append((job, process, time.perf_counter() - _earlier_wall(out, job)))
+            if not running:
+                raise BreadcrumbsError(f"experiment jobs {', '.join(job.name for job in pending)} start from runs "
+                                       "that are not in the plan")
+            time.sleep(0.5)
+            if time.perf_counter() - last_note > 30:  # what an interruption would otherwise lose
+                for job, _, started in running:
+                    atomic_write(out / "elapsed" / job.name, f"{time.perf_counter() - started:.1f}\n")
+                last_note = time.perf_counter()
+            for item in list(running):
+                job, process, started = item
+                if process.exitcode is None:
+                    continue
+                running.remove(item)
+                if process.exitcode:
+                    tail = (out / "logs" / f"{job.name}.log").read_text().strip().splitlines()[-1:]
+                    raise BreadcrumbsError(
+                        f"experiment job {job.name} failed (exit {process.exitcode}): {' '.join(tail)}; see "
+                        f"{out / 'logs' / (job.name + '.log')}, fix it and rerun to resume"
+                    )
+                wall = time.perf_counter() - started
+                (out / "done" / job.name).write_text(f"{wall:.1f}\n")
+                log(f"done {job.name} in {wall / 60:.1f} min")
+                finished(job.name, wall)
+    except BaseException:  # a failed job, Ctrl-C: the running jobs stop as Ctrl-C stops them, then resume later
+        for job, _, started in running:
+            atomic_write(out / "elapsed" / job.name, f"{time.perf_counter() - started:.1f}\n")
+        stop_jobs([process for _, process, _ in running])
+        raise
 
 
 def run_experiment(

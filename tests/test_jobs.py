@@ -1,0 +1,47 @@
+"""The experiment's job processes (recipes/jobs.py): a `breadcrumbs` command forked from a preloaded server behaves
+like the console script run as a subprocess: its output in its log, its exit code the command's."""
+
+from __future__ import annotations
+
+import importlib
+
+from breadcrumbs.recipes.jobs import PRELOAD, start_job
+
+
+def test_every_preloaded_module_imports():
+    """A misspelt name would be skipped by the server silently and every job would pay its import again."""
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
+def test_a_job_writes_its_output_to_its_log_and_exits_with_the_commands_code(tmp_path):
+    log = tmp_path / "job.log"
+    log.write_text("an earlier invocation's line\n")
+    listing = start_job(["tasks", "list"], log, threads=1)
+    listing.join(timeout=120)
+    assert listing.exitcode == 0
+    text = log.read_text()
+    assert text.startswith("an earlier invocation's line\n") and "countdown: k=" in text  # appended, not replaced
+
+    failing = tmp_path / "failing.log"
+    bad = start_job(["tasks", "sample", "--task", "no-such-task"], failing, threads=1)
+    bad.join(timeout=120)
+    assert bad.exitcode == 1
+    lines = failing.read_text().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "no-such-task" in lines[0]
+
+
+def test_stopping_a_job_interrupts_it_once_as_ctrl_c_does(tmp_path):
+    """The driver stops its jobs on Ctrl-C or a failed job: each gets one interrupt and ends with its one line."""
+    import time
+
+    from breadcrumbs.recipes.jobs import stop_jobs
+
+    log = tmp_path / "eval.log"
+    job = start_job(["eval", "--model", "micro", "--task", "countdown", "--n", "100000", "--methods", "full",
+                     "--max-new-tokens", "40", "--out", str(tmp_path / "results.jsonl")], log, threads=1)
+    time.sleep(8)  # running by now: the server imported what `eval` needs
+    assert job.exitcode is None
+    stop_jobs([job], grace_s=60)
+    assert job.exitcode == 130
+    assert log.read_text().strip().splitlines()[-1].startswith("error: interrupted")
