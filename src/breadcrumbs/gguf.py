@@ -12,6 +12,7 @@ import copy
 import io
 import os
 import shutil
+import struct
 import tempfile
 from pathlib import Path
 
@@ -25,15 +26,20 @@ NEEDS_GGUF = "reading .gguf files needs the gguf package: pip install 'breadcrum
 
 
 def _check_has_weights(path: Path) -> None:
-    """Refuse a GGUF file without tensors (a vocabulary-only file): transformers would build random weights."""
+    """Refuse a GGUF file without tensors (a vocabulary-only file): transformers would build random weights. Reads
+    the tensor count from the header (magic `GGUF`, version, tensor count: the format's first fields) rather than
+    parsing the whole file, which for a real vocabulary takes seconds."""
     try:
-        from gguf import GGUFReader
+        import gguf  # noqa: F401  (transformers reads the file with it)
     except ImportError as err:
         raise BreadcrumbsError(NEEDS_GGUF) from err
-    try:
-        tensors = len(GGUFReader(path).tensors)
-    except (ValueError, OSError) as err:
-        raise BreadcrumbsError(f"{path} is not a readable GGUF file: {err}".splitlines()[0]) from err
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if len(head) < 16 or head[:4] != b"GGUF":
+        raise BreadcrumbsError(f"{path} is not a readable GGUF file: it does not start with a GGUF header")
+    order = "<" if struct.unpack("<I", head[4:8])[0] < 1 << 16 else ">"  # a big-endian file's version reads huge
+    version = struct.unpack(order + "I", head[4:8])[0]
+    tensors = struct.unpack(order + "I", head[8:12])[0] if version == 1 else struct.unpack(order + "Q", head[8:16])[0]
     if tensors == 0:
         raise BreadcrumbsError(f"{path.name} holds no weights (a vocabulary-only GGUF); pass a GGUF model file")
 
