@@ -189,3 +189,14 @@ def test_plan_listing_names_every_job_with_its_state_and_estimate(tmp_path):
     after = float(after_text.splitlines()[-1].split("~")[1].split()[0])
     assert after == pytest.approx(before - 62.5 / 60, abs=0.06)
     assert show_plan("countdown", tmp_path, "micro").endswith("remaining: unknown at this scale")
+
+
+def test_only_runs_the_named_jobs_and_the_runs_they_start_from(tmp_path):
+    from breadcrumbs.errors import BreadcrumbsError
+
+    with pytest.raises(BreadcrumbsError, match="unknown experiment job 'nope'"):
+        run_experiment("countdown", tmp_path / "refused", scale="micro", only=["nope"], log=lambda message: None)
+    assert not (tmp_path / "refused").exists()  # refused before anything is written
+    out = run_experiment("countdown", tmp_path / "out", scale="micro", only=["eval-c8"], log=lambda message: None)
+    assert sorted(path.name for path in (out / "done").iterdir()) == ["c8", "eval-c8", "teacher"]
+    assert (out / "results" / "eval-c8.jsonl").stat().st_size > 0 and not (out / "report").exists()

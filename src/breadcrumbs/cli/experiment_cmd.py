@@ -21,7 +21,9 @@ RECORDED = "docs/experiments/countdown/models"  # relative to the repository roo
     "models\n\n"
     "  breadcrumbs experiment countdown --record teacher,mixed --out experiments/countdown   # commit-ready copies\n\n"
     "  breadcrumbs experiment countdown --record rl-s0,eval-rl-rl-s0 --without-weights --out experiments/countdown"
-    "   # an arm's curve and its evaluation, no weights"
+    "   # an arm's curve and its evaluation, no weights\n\n"
+    "  breadcrumbs experiment countdown --from-recorded --only rl-s1,eval-rl-rl-s1 --out experiments/countdown"
+    "   # one arm (and the runs it starts from) first"
 )
 def experiment(
     name: str = typer.Argument("countdown", help="Which experiment: countdown."),
@@ -40,6 +42,8 @@ def experiment(
                                          "held-out curve but not its weights (only when every job built on it is "
                                          "recorded)."),
     recorded: str = typer.Option(RECORDED, "--recorded", help="Folder of recorded jobs (models, evaluations)."),
+    only: str = typer.Option("", "--only", help="Comma-separated jobs (`--plan` names them): run just these and the "
+                             "unfinished runs they start from, write no report."),
     show_plan: bool = typer.Option(False, "--plan", help="List the waves and jobs with their estimated minutes and "
                                    "what OUT already holds; run nothing."),
     quiet: bool = QuietOption,
@@ -60,9 +64,16 @@ def experiment(
         typer.echo(recipe.show_plan(name, out, scale, parallel, recorded if from_recorded else None))
         return
     if record:
-        recipe.record(name, out, [job.strip() for job in record.split(",") if job.strip()], recorded, scale,
-                      not without_weights, log)
+        recipe.record(name, out, _names(record), recorded, scale, not without_weights, log)
         return
     result = recipe.run_experiment(name, out, scale=scale, parallel=parallel, log=log,
-                                   restart_changed=restart_changed, recorded=recorded if from_recorded else None)
+                                   restart_changed=restart_changed, recorded=recorded if from_recorded else None,
+                                   only=_names(only) or None)
+    if only:
+        return
     typer.echo(f"wrote {result}/report/report.md, {result}/ablation.md and {result}/ablation_curves.png")
+
+
+def _names(text: str) -> list[str]:
+    """The job names of a comma-separated option."""
+    return [name.strip() for name in text.split(",") if name.strip()]

@@ -378,6 +378,21 @@ def _jobs(s: Settings) -> dict[str, Job]:
     return {job.name: job for wave in plan(s) for job in wave}
 
 
+def _with_upstream(waves: list[list[Job]], names: list[str]) -> set[str]:
+    """`names` and every run they start from, transitively (an unknown name is an error naming the jobs)."""
+    jobs = {job.name: job for wave in waves for job in wave}
+    unknown = [name for name in names if name not in jobs]
+    if unknown:
+        raise BreadcrumbsError(f"unknown experiment job {', '.join(map(repr, unknown))}; the jobs are "
+                               f"{', '.join(jobs)} (`--plan` lists them with their estimates)")
+    selected: set[str] = set()
+    for name in names:
+        while name is not None and name not in selected:
+            selected.add(name)
+            name = _upstream(jobs[name])
+    return selected
+
+
 def _run_dir(out: Path, name: str) -> Path:
     return out / "runs" / name
 
@@ -488,22 +503,24 @@ def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
 
 def run_experiment(
     name: str = "countdown", out_dir: str | Path = "experiments/countdown", scale: str = "cpu", parallel: int = 2,
-    log=print, restart_changed: bool = False, recorded: str | Path | None = None,
+    log=print, restart_changed: bool = False, recorded: str | Path | None = None, only: list[str] | None = None,
 ) -> Path:
     """Run (or resume) the experiment; returns the output directory. See the module docstring for the plan.
 
     A finished job is reused only if its settings (and its upstream run's) are this plan's; otherwise the run stops
     with the list of changed jobs, or, with `restart_changed`, moves their outputs to `obsolete/` and reruns them.
     `recorded` (a folder of recorded models, `record`) first adopts every recorded model made by this plan.
+    `only` (job names) runs just those jobs and the unfinished runs they start from, and writes no report.
     """
     _check_name(name)
     from breadcrumbs.evaluation import write_report
     from breadcrumbs.recipes.experiment_report import write_ablation, write_models
 
     s = Settings.scale(scale)
+    waves = plan(s)
+    selected = _with_upstream(waves, only) if only else None  # checked before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    waves = plan(s)
     prints = fingerprints(waves, s)
     adopt_finished(out, prints, log)
     if recorded is not None:
@@ -532,7 +549,11 @@ def run_experiment(
         record["wall_s"][job] = wall
         _write_json(record_path, dict(record, settings=vars(s), scale=scale, parallel=parallel))
 
-    _run_jobs([job for wave in waves for job in wave], out, s, parallel, log, prints, progress, finished)
+    _run_jobs([job for wave in waves for job in wave if selected is None or job.name in selected], out, s, parallel,
+              log, prints, progress, finished)
+    if selected is not None:
+        log(f"ran {', '.join(only)}; the reports are written by a run without --only")
+        return out
     # the final model against every baseline: one model, one report
     write_report(report_inputs(out, s), out / "report")
     for lag in s.lags:
