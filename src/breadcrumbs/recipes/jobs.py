@@ -35,7 +35,10 @@ def stop_jobs(processes: list[multiprocessing.Process], grace_s: float = 60.0) -
     running `grace_s` seconds later is terminated."""
     for process in processes:
         if process.exitcode is None:
-            os.kill(process.pid, signal.SIGINT)
+            try:
+                os.kill(process.pid, signal.SIGINT)
+            except ProcessLookupError:  # it ended in between
+                pass
     deadline = time.monotonic() + grace_s
     for process in processes:
         process.join(max(0.0, deadline - time.monotonic()))
