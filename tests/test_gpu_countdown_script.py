@@ -28,7 +28,8 @@ def test_countdown_method_script_stops_at_its_deadline_and_packs(tmp_path):
         packed.extractall(tmp_path / "packed", filter="data")
     assert "countdown/logs/teacher.log" in names and "countdown/configs/teacher.yaml" in names
     assert not any("checkpoints" in name or name.endswith(".safetensors") for name in names)
-    # the job that was running when the deadline came was interrupted as by Ctrl-C (it saved and said so)
+    # the job that was running when the deadline came was interrupted as by Ctrl-C (it saved and said so); one
+    # that had just finished its work is marked done
     countdown = tmp_path / "packed" / "countdown"
     for started in (countdown / "started").iterdir():
         if not (countdown / "done" / started.name).exists():

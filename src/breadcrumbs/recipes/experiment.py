@@ -461,6 +461,13 @@ def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
     for folder in ("logs", "results", "elapsed", "done"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     last_note = time.perf_counter()
+
+    def done(job: Job, started: float) -> None:
+        wall = time.perf_counter() - started
+        (out / "done" / job.name).write_text(f"{wall:.1f}\n")
+        log(f"done {job.name} in {wall / 60:.1f} min")
+        finished(job.name, wall)
+
     try:
         while pending or running:
             while len(running) < parallel and (job := _next_job(pending, out)) is not None:
@@ -490,14 +497,14 @@ def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
                         f"experiment job {job.name} failed (exit {process.exitcode}): {' '.join(tail)}; see "
                         f"{out / 'logs' / (job.name + '.log')}, fix it and rerun to resume"
                     )
-                wall = time.perf_counter() - started
-                (out / "done" / job.name).write_text(f"{wall:.1f}\n")
-                log(f"done {job.name} in {wall / 60:.1f} min")
-                finished(job.name, wall)
+                done(job, started)
     except BaseException:  # a failed job, Ctrl-C: the running jobs stop as Ctrl-C stops them, then resume later
         for job, _, started in running:
             atomic_write(out / "elapsed" / job.name, f"{time.perf_counter() - started:.1f}\n")
         stop_jobs([process for _, process, _ in running])
+        for job, process, started in running:
+            if process.exitcode == 0:  # it had finished its work when the stop came
+                done(job, started)
         raise
 
 
