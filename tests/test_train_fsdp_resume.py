@@ -33,6 +33,7 @@ except TrainingInterrupted:
     print("stopped", flush=True)
 if trainer.accelerator.is_main_process:  # one line from one rank: two ranks' prints can interleave
     print(f"world {trainer.accelerator.num_processes} {trainer.accelerator.distributed_type!s}", flush=True)
+trainer.accelerator.wait_for_everyone()  # after a stop, no rank tears the group down under another's last op
 trainer.accelerator.end_training()  # release the gloo group before exit, as `train` does
 """ % STOP_AFTER
 
