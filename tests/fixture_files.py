@@ -35,8 +35,9 @@ def require_fixture(name: str) -> Path:
 
 def converted_fixture(name: str) -> Path:
     """The GGUF fixture `name` converted once into a Hugging Face directory beside it (`<stem>-hf`, the same weights:
-    tests/test_real_smollm2.py checks that `breadcrumbs convert` makes the same, exactly), which loads in a second where de-quantising the GGUF takes
-    tens of seconds; test processes (pytest-xdist workers) share it under a file lock."""
+    tests/test_real_smollm2.py checks that `breadcrumbs convert` makes the same, exactly), which loads in a second
+    where de-quantising the GGUF takes tens of seconds; test processes (pytest-xdist workers) share it under a file
+    lock."""
     from breadcrumbs.gguf import convert_gguf
 
     gguf = require_fixture(name)

@@ -1,8 +1,8 @@
 """The long-reasoning experiment: Countdown search traces several times longer than their prompt, one mixed-ratio
 beacon model against a dedicated c=8 model, an RL ablation at equal wall time, and the Pareto comparison.
 
-`run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` process (`jobs.py`) with one CPU
-thread, run up to `parallel` at a time (two one-thread processes use two cores better than one two-thread process
+`run_experiment` is a fixed plan of jobs, each a `breadcrumbs train` or `breadcrumbs eval` process (`jobs.py`) with
+one CPU thread, run up to `parallel` at a time (two one-thread processes use two cores better than one two-thread process
 for models this small), each as soon as the run it starts from or evaluates has finished: evaluations first, so a
 finished model's results can be recorded before the next long job, then training runs in plan order. Every job is resumable and marked done only when it finished, so rerunning the command after
 an interruption continues where it stopped. Layout of the output directory:
@@ -378,9 +378,8 @@ def _jobs(s: Settings) -> dict[str, Job]:
     return {job.name: job for wave in plan(s) for job in wave}
 
 
-def _with_upstream(waves: list[list[Job]], names: list[str]) -> set[str]:
+def _with_upstream(jobs: dict[str, Job], names: list[str]) -> set[str]:
     """`names` and every run they start from, transitively (an unknown name is an error naming the jobs)."""
-    jobs = {job.name: job for wave in waves for job in wave}
     unknown = [name for name in names if name not in jobs]
     if unknown:
         raise BreadcrumbsError(f"unknown experiment job {', '.join(map(repr, unknown))}; the jobs are "
@@ -525,7 +524,7 @@ def run_experiment(
 
     s = Settings.scale(scale)
     waves = plan(s)
-    selected = _with_upstream(waves, only) if only else None  # checked before anything is written
+    selected = _with_upstream(_jobs(s), only) if only else None  # checked before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prints = fingerprints(waves, s)
