@@ -41,6 +41,7 @@ if rank == 0 or trainer.accelerator.distributed_type != "FSDP":  # FSDP: one cop
     torch.save(params, f"{sys.argv[2]}/params-rank{rank}.pt")
 if trainer.accelerator.is_main_process:  # one line from one rank: two ranks' prints can interleave
     print(f"world {trainer.accelerator.num_processes} {trainer.accelerator.distributed_type!s}", flush=True)
+trainer.accelerator.wait_for_everyone()  # no rank tears the group down under another's last collective (the gather)
 trainer.accelerator.end_training()  # release the gloo group before exit, as `train` does
 """
 # what `accelerate launch` sets for each backend (`accelerate launch --use_fsdp --fsdp_version 2 ...`,

@@ -394,8 +394,11 @@ def train(
 
 def _run_and_release(trainer: Trainer) -> Path:
     """Run, then release the distributed process group (a process that exits holding a gloo group can abort with
-    `terminate called without an active exception`); a no-op for one process."""
+    `terminate called without an active exception`); a no-op for one process. After a normal end every process
+    first meets the others, so none tears the group down under another's last collective."""
     try:
-        return trainer.run()
+        final = trainer.run()
+        trainer.accelerator.wait_for_everyone()
+        return final
     finally:
         trainer.accelerator.end_training()
