@@ -1,6 +1,6 @@
 """Overhead of serving beacons through transformers' `model.generate` against our own loop, in one run.
 
-    python benchmarks/bench_hf_generate.py            # batch {1, 16} x c {4, 16}, 256 new tokens, < 1 minute
+    python benchmarks/bench_hf_generate.py            # batch {1, 16} x c {4, 16}, 256 new tokens, ~3.5 minutes
     python benchmarks/bench_hf_generate.py --quick    # batch 1 only
 
 `model.generate(custom_generate=breadcrumbs.hf.CUSTOM_GENERATE, beacon_ratio=c)` and `breadcrumbs.generate` with
@@ -115,7 +115,7 @@ def main() -> None:
     device, dtype = common.configure(args)
     model, tokenizer = common.bench_model(args.preset, device, dtype)
     run = common.Run("hf_generate", args, device)
-    repeats = args.repeats or 5
+    repeats = args.repeats or 15  # the per-case ratio moves by about +-10% on a shared machine: medians of 15
     judged_on = "cpu" if device.type == "cpu" else "wall"
     rows = []
     for batch, ratio in QUICK_GRID if args.quick else GRID:

@@ -67,11 +67,12 @@ def test_static_generate_is_token_for_token(arch):
 
 
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
-def test_bucketed_static_steps_equal_dynamic(attn, monkeypatch):
-    """Uncompiled, a static step attends over the slots up to a multiple of STATIC_BUCKET; with a bucket of 4 the
-    shapes change every few steps (growing, and shrinking after evictions) and the logits still equal the dynamic
-    path's."""
-    monkeypatch.setattr(generation, "STATIC_BUCKET", 4)
+@pytest.mark.parametrize("bucket", [0, 4])
+def test_bucketed_static_steps_equal_dynamic(attn, bucket, monkeypatch):
+    """Uncompiled, a static step attends over the slots up to a multiple of STATIC_BUCKET (0: all of them, the
+    compiled layout); with a bucket of 4 the shapes change every few steps (growing, and shrinking after
+    evictions); the masked unoccupied slots leave the logits equal to the dynamic path's."""
+    monkeypatch.setattr(generation, "STATIC_BUCKET", bucket)
     model, tokenizer = tiny_model("llama", attn)
     widths = set()
     layer_update = SlotLayer.update
@@ -86,15 +87,45 @@ def test_bucketed_static_steps_equal_dynamic(attn, monkeypatch):
         dynamic, _ = teacher_forced(model, tokenizer, spec, static=False)
         widths.clear()
         static, session = teacher_forced(model, tokenizer, spec, static=True)
-        assert len(widths) >= (4 if spec == "full" else 2), spec  # the full cache grows through 4+ buckets
-        assert all(width % 4 == 0 or width == session.cache.capacity for width in widths), spec
+        if bucket:
+            assert len(widths) >= (4 if spec == "full" else 2), spec  # the full cache grows through 4+ buckets
+            assert all(width % bucket == 0 or width == session.cache.capacity for width in widths), spec
+        else:
+            assert widths == {session.cache.capacity}, spec
         for (rows, expected), (static_rows, got) in zip(dynamic, static, strict=True):
             assert rows == static_rows
             assert (expected - got).abs().max().item() < TOLERANCE, spec
 
 
-def test_every_static_decode_step_has_the_same_shapes(qwen2_tiny):
-    """Each one-token forward gets keys/values of the full capacity and the same mask tensor; nothing reallocates."""
+def test_unpadded_static_steps_pass_no_mask(qwen2_tiny, monkeypatch):
+    """By default (STATIC_BUCKET = 1) an unpadded batch's uncompiled static step attends over exactly the held slots
+    with no key mask, as the dynamic path does, and equals it; with a bucket the unoccupied slots are masked."""
+    model, tokenizer = qwen2_tiny
+    masks = []
+    forward = type(model).forward
+
+    def recording(self, *args, attention_mask=None, **kwargs):
+        masks.append(attention_mask)
+        return forward(self, *args, attention_mask=attention_mask, **kwargs)
+
+    monkeypatch.setattr(type(model), "forward", recording)
+    prompts = ["Countdown: 1 2 3\n", "Countdown: 4 5 6\n"]
+    for spec in ("full", "beacon:4"):
+        dynamic = generate(model, tokenizer, prompts, policy_from_spec(spec), max_new_tokens=13)
+        masks.clear()
+        static = generate(model, tokenizer, prompts, policy_from_spec(spec), max_new_tokens=13, static=True)
+        assert static.completion_ids == dynamic.completion_ids, spec
+        assert len(masks) >= 13 and all(mask is None for mask in masks), spec
+    monkeypatch.setattr(generation, "STATIC_BUCKET", 64)
+    masks.clear()
+    generate(model, tokenizer, prompts, policy_from_spec("beacon:4"), max_new_tokens=13, static=True)
+    assert sum(mask is not None for mask in masks) > len(masks) // 2  # unmasked only where the view is full
+
+
+def test_every_static_decode_step_has_the_same_shapes(qwen2_tiny, monkeypatch):
+    """With STATIC_BUCKET = 0 (the compiled layout, here uncompiled) each one-token forward gets keys/values of the
+    full capacity and the same mask tensor; nothing reallocates."""
+    monkeypatch.setattr(generation, "STATIC_BUCKET", 0)
     model, tokenizer = qwen2_tiny
     seen = []
     layer_update = SlotLayer.update

@@ -14,7 +14,8 @@ Static decoding (`static=True`). The cache is preallocated at the policy's `capa
 `P + ceil(n/c) + (L+1)c`, known before decoding starts) and every forward attends over all of its slots, the
 unoccupied ones masked by one key-mask buffer updated in place; evictions overwrite slots in place (`SlotCache`),
 so a decode step has the same shapes every time (uncompiled, a step attends only over the slots up to a multiple
-of `STATIC_BUCKET`: the same outputs, a new shape every `STATIC_BUCKET` slots). `compile=True` (static only) runs
+of `STATIC_BUCKET`, by default exactly the held ones, with no mask where no visible slot needs hiding: the same
+outputs, shapes that change like the dynamic path's). `compile=True` (static only) runs
 the one-token steps through `torch.compile(mode="reduce-overhead")`, which captures them as CUDA graphs on a GPU. Outputs equal the dynamic
 path's to float tolerance (tests/test_static_decode.py). Accounting still counts occupied slots (`cache.length`);
 the preallocated buffer is `peak_allocated_kv_bytes`. A row leaving the batch changes the batch shape, so a
@@ -41,8 +42,10 @@ from breadcrumbs.validation import check_memory, check_sampling
 
 
 # Uncompiled static decoding attends over the slots up to a multiple of this, not the whole preallocated buffer (a
-# compiled step keeps the one full-capacity shape: one captured graph).
-STATIC_BUCKET = 64
+# compiled step keeps the one full-capacity shape: one captured graph). 1: exactly the held slots, so an unpadded
+# batch needs no key mask (a masked attention is slower on a CPU: docs/performance.md section 5), and an uncompiled
+# step gains nothing from a fixed shape.
+STATIC_BUCKET = 1
 
 
 @dataclass
@@ -173,6 +176,8 @@ class DecodeSession:
         changed. A single-token step gets it as the model's 4D mask (bool for sdpa, additive for eager), prefill
         and flex attention the 2D mask."""
         end = self.cache.length + query_length
+        if not (self.padded or self.compiled) and self.cache.visible == end:
+            return None  # every visible slot is held: no mask (as the dynamic path), the buffers catch up later
         implementation = getattr(self.model.config, "_attn_implementation", None)
         kind = implementation if query_length == 1 and implementation in ("sdpa", "eager") else "2d"
         if not self._key_masks:

@@ -34,13 +34,6 @@ from breadcrumbs.evaluation.metrics import (
 from breadcrumbs.evaluation.pareto import write_pareto
 from breadcrumbs.evaluation.results import atomic_write, read_results
 from breadcrumbs.errors import BreadcrumbsError
-from breadcrumbs.policies import ScoredEvictionPolicy, families
-
-
-def reference_speed(family: str) -> bool:
-    """Whether a family's tokens/s comes from the reference (per-layer Python) scored-eviction path."""
-    return any(record.name == family and issubclass(record.policy_class, ScoredEvictionPolicy)
-               for record in families())
 
 
 @dataclass
@@ -119,7 +112,7 @@ def markdown_table(summaries: list[MethodSummary]) -> str:
             ("mean KV bytes", right, lambda s: _bytes(s.mean_kv_bytes)),
             ("side state (peak)", right, lambda s: _bytes(s.peak_state_bytes)),
             ("gen. tokens", right, lambda s: _number(s.generated_tokens)),
-            ("tokens/s", right, lambda s: _number(s.tokens_per_s, 0) + (" †" if reference_speed(s.family) else "")),
+            ("tokens/s", right, lambda s: _number(s.tokens_per_s, 0)),
             ("KV saving vs full (total / per gen. token)", right,
              lambda s: f"{_percent(s.kv_saving_vs_full)} / {_percent(s.kv_saving_per_token_vs_full)}"),
         ]
@@ -223,8 +216,6 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
             "![Pareto frontier](pareto.png)" if plot else "",
             "",
             table,
-            f"† Eviction baselines run a reference implementation: scoring and eviction loop over layers in Python "
-            f"each step, so their tokens/s is not an optimised figure (beacons and the full cache need no scoring).",
             "",
             "## What was measured",
             "",
