@@ -216,7 +216,6 @@ def write_report(results: str | Path | Sequence[str | Path], out_dir: str | Path
             "![Pareto frontier](pareto.png)" if plot else "",
             "",
             table,
-            "",
             "## What was measured",
             "",
             *(f"{settings_table(panel, setting)}\n" for panel, setting in measured.items()),
