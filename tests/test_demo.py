@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,8 @@ def test_demo_writes_every_artefact(demo_run):
     assert {m["method"] for m in summary["methods"]} == set(methods)
     info = json.loads((out / "demo.json").read_text())
     assert info["timings_s"]["total_s"] > 0 and info["task"] == "stargraph"
+    assert (out / info["checkpoint"]).resolve() == Path(demo_run.checkpoint).resolve()  # relative to OUT
+    assert not Path(info["checkpoint"]).is_absolute()
     assert (out / "train" / "metrics.jsonl").stat().st_size > 0
     assert demo_run.table.startswith("###") or "| method |" in demo_run.table
 
@@ -58,8 +61,6 @@ def test_interrupted_demo_resumes_without_redoing_work(demo_run):
 
 def test_stargraph_config_file_is_the_demo_recipe():
     """configs/stargraph-tiny.yaml documents the demo's training; it must not drift from the code that runs it."""
-    from pathlib import Path
-
     from breadcrumbs.recipes.demo import demo_config
     from breadcrumbs.training.config import load_config
 

@@ -10,6 +10,7 @@ rerun of an interrupted demo picks up where it stopped. Artefacts in the output 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,7 @@ def run_demo(
     atomic_write(
         out_dir / "demo.json",
         json.dumps({"task": task, "seed": seed, "device": device, "micro": micro, "settings": settings,
-                    "methods": demo_methods(), "checkpoint": str(checkpoint), "timings_s": timings}, indent=2) + "\n",
+                    "methods": demo_methods(), "checkpoint": os.path.relpath(checkpoint, out_dir),  # within OUT: portable
+                    "timings_s": timings}, indent=2) + "\n",
     )
     return DemoResult(out_dir, Path(checkpoint), table, timings)
