@@ -45,3 +45,33 @@ def test_stopping_a_job_interrupts_it_once_as_ctrl_c_does(tmp_path):
     stop_jobs([job], grace_s=60)
     assert job.exitcode == 130
     assert log.read_text().strip().splitlines()[-1].startswith("error: interrupted")
+
+
+def test_a_ctrl_c_while_a_job_starts_arrives_after_it_is_noted_and_still_stops_it(tmp_path):
+    """The driver starts a job and notes it inside `interrupts.deferred()`: a SIGINT meanwhile (the first start
+    waits for the server's imports) is held until the job is noted, then raised, and the stop that follows reaches
+    the job, which ends with its one line."""
+    import os
+    import signal
+
+    import pytest
+
+    from breadcrumbs import interrupts
+    from breadcrumbs.recipes.jobs import stop_jobs
+
+    noted = []
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.deferred():
+                os.kill(os.getpid(), signal.SIGINT)  # held: nothing is raised inside the block
+                job = start_job(["eval", "--model", "micro", "--task", "countdown", "--n", "100000", "--methods",
+                                 "full", "--max-new-tokens", "40", "--out", str(tmp_path / "results.jsonl")],
+                                tmp_path / "eval.log", threads=1)
+                noted.append(job)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert noted and noted[0].exitcode is None  # raised after the block, with the job noted and running
+    stop_jobs(noted, grace_s=60)
+    assert noted[0].exitcode == 130
+    assert (tmp_path / "eval.log").read_text().strip().splitlines()[-1].startswith("error: interrupted")

@@ -87,6 +87,28 @@ def handling_interrupts() -> Iterator[None]:
                 pass
 
 
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) until the block ends, so that a step that must not be cut in half (start a job process
+    and note it) completes; an interrupt that came meanwhile is then replayed to the handler that was installed.
+    A no-op outside the main thread, where signals cannot be set."""
+    held: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
 def exit_interrupted() -> None:
     """Print the interruption line and exit 130."""
     print(interrupted_message(), file=sys.stderr)

@@ -45,6 +45,7 @@ from pathlib import Path
 
 import yaml
 
+from breadcrumbs import interrupts
 from breadcrumbs.beacon.layout import LaggedBeacons
 from breadcrumbs.beacon.spelling import lagged, view_name, view_spec
 from breadcrumbs.errors import BreadcrumbsError
@@ -475,8 +476,9 @@ def _run_jobs(jobs: list[Job], out: Path, s: Settings, parallel: int, log, print
                 threads = max(1, (parallel - len(running)) // ready)  # a job alone gets every free core
                 log(f"start {job.name} ({progress()})")
                 atomic_write(out / "started" / job.name, prints[job.name] + "\n")
-                process = start_job(_command(job, out, s), out / "logs" / f"{job.name}.log", threads)
-                running.append((job, process, time.perf_counter() - _earlier_wall(out, job)))
+                with interrupts.deferred():  # a Ctrl-C during the start still finds the job in `running`
+                    process = start_job(_command(job, out, s), out / "logs" / f"{job.name}.log", threads)
+                    running.append((job, process, time.perf_counter() - _earlier_wall(out, job)))
             if not running:
                 raise BreadcrumbsError(f"experiment jobs {', '.join(job.name for job in pending)} start from runs "
                                        "that are not in the plan")

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from breadcrumbs import interrupts
+
 # what the server imports once: the command line and what `train`, `eval` and `sweep` run
 PRELOAD = ["breadcrumbs.cli", "breadcrumbs.training.trainer", "breadcrumbs.evaluation", "breadcrumbs.evaluation.sweep",
            "breadcrumbs.models"]
@@ -22,11 +24,18 @@ PRELOAD = ["breadcrumbs.cli", "breadcrumbs.training.trainer", "breadcrumbs.evalu
 
 def start_job(arguments: list[str], log: Path, threads: int) -> multiprocessing.Process:
     """Start `breadcrumbs ARGUMENTS` with `threads` CPU threads, stdout and stderr appended to `log`; returns the
-    running process (`exitcode` is None until it ends, then the command's exit code; `terminate()` stops it)."""
+    running process (`exitcode` is None until it ends, then the command's exit code; `terminate()` stops it).
+    The first start waits for the server's imports; call it inside `interrupts.deferred()` with the code that
+    notes the process, so that a Ctrl-C meanwhile still finds the job and stops it."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    process = context.Process(target=_run, args=(list(arguments), str(log), threads), daemon=False)
+    ready = context.Event()
+    process = context.Process(target=_run, args=(list(arguments), str(log), threads, ready), daemon=False)
     process.start()
+    # a fresh child ignores SIGINT (the server's setting) until `_run` installs the handler: a stop sent earlier
+    # would be lost, so return once it is installed (milliseconds: the server did the imports before forking)
+    while not ready.wait(timeout=1.0) and process.is_alive():
+        pass
     return process
 
 
@@ -47,14 +56,16 @@ def stop_jobs(processes: list[multiprocessing.Process], grace_s: float = 60.0) -
             process.join()
 
 
-def _run(arguments: list[str], log: str, threads: int) -> None:
-    """The job process: a session of its own, output to `log`, `threads` threads, then the console script's main
-    with `arguments`."""
+def _run(arguments: list[str], log: str, threads: int, ready) -> None:
+    """The job process: a session of its own, output to `log`, the Ctrl-C handler (then `ready` is set),
+    `threads` threads, then the console script's main with `arguments`."""
     os.setsid()
     handle = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     for stream in (1, 2):
         os.dup2(handle, stream)
     os.close(handle)
+    interrupts.install(at_once=True)  # a stop before the command starts: the one line, exit 130
+    ready.set()
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     import torch
 
