@@ -16,7 +16,7 @@ breadcrumbs report $R/eval-mixed.jsonl --out $D/report-mixed -q
 # the RL goal: the teacher (full cache) of the warm start and of each finished arm on test problems of the RL
 # difficulty (numbers 1..30)
 breadcrumbs report $R/eval-rl-mixed.jsonl $R/eval-rl-rl-s0.jsonl $R/eval-rl-joint-s0.jsonl $R/eval-rl-distill-s0.jsonl \
-    $R/eval-rl-sft-s0.jsonl $R/eval-rl-rl-s1.jsonl $R/eval-rl-joint-s1.jsonl $R/eval-rl-distill-s1.jsonl \
+    $R/eval-rl-sft-s0.jsonl $R/eval-rl-rl-s1.jsonl $R/eval-rl-joint-s1.jsonl $R/eval-rl-distill-s1.jsonl $R/eval-rl-sft-s1.jsonl \
     --out $D/report-rl -q
 # every recorded student on test problems drawn from seed 1 instead of 0
 breadcrumbs report $R/eval-joint-s0-seed1.jsonl $R/eval-mixed-seed1.jsonl $R/eval-c8-seed1.jsonl \
