@@ -101,6 +101,8 @@ def deferred() -> Iterator[None]:
     try:
         yield
     finally:
+        if previous is None:  # a handler not set from Python cannot be put back: the default stands in for it
+            previous = signal.SIG_DFL
         signal.signal(signal.SIGINT, previous)
         if held:
             if callable(previous):
